@@ -1,0 +1,1 @@
+"""massmem.config"""
