@@ -1,0 +1,97 @@
+"""Recognising provider faults from what providers actually send.
+
+Each backend maps its SDK's exceptions here, at the boundary.  Context-length
+errors matter most: every provider words them differently, and massmem's
+reactive compression depends on spotting them, so the recogniser knows the
+shapes of OpenAI, Anthropic, Gemini, llama.cpp, vLLM, Ollama, Groq and
+OpenRouter, and keeps the token numbers they report.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+
+__all__ = ["ContextOverflow", "detect_context_overflow", "parse_retry_after"]
+
+
+@dataclass(frozen=True, slots=True)
+class ContextOverflow:
+    requested_tokens: int | None = None
+    allowed_tokens: int | None = None
+
+
+# Phrases that mean "the prompt did not fit", lower-cased.
+_MARKERS = (
+    "context_length_exceeded",  # OpenAI code
+    "maximum context length",  # OpenAI, vLLM, Groq, OpenRouter
+    "context length",  # generic
+    "context window",  # generic
+    "prompt is too long",  # Anthropic
+    "input is too long",  # Anthropic / Bedrock
+    "exceeds the context size",  # llama.cpp server
+    "exceed_context_size_error",  # llama.cpp server type
+    "exceeds the available context size",  # llama.cpp
+    "requested tokens",  # llama-cpp-python server
+    "input token count",  # Gemini
+    "exceeds the maximum number of tokens",  # Gemini
+    "too many tokens",  # generic
+    "reduce the length of the messages",  # OpenAI
+    "prompt too long",  # Ollama / others
+    "input length exceeds",  # various
+)
+
+# (regex, group for requested, group for allowed) — first match wins.
+_NUMBER_PATTERNS: tuple[tuple[re.Pattern[str], int, int], ...] = (
+    # OpenAI / vLLM: "maximum context length is 8192 tokens. However, you requested 9000 tokens"
+    (re.compile(r"maximum context length is (\d+).*?(?:requested|resulted in) (\d+)", re.S | re.I), 2, 1),
+    # vLLM newer: "This model's maximum context length is 4096 tokens. However, your request has 5000 input tokens"
+    (re.compile(r"maximum context length is (\d+).*?request has (\d+)", re.S | re.I), 2, 1),
+    # llama-cpp-python: "Requested tokens (1200) exceed context window of 512"
+    (re.compile(r"requested tokens \((\d+)\) exceed context window of (\d+)", re.I), 1, 2),
+    # llama.cpp server: "request (1200 tokens) exceeds the available context size (512 tokens)"
+    (re.compile(r"request \((\d+) tokens\) exceeds the available context size \((\d+) tokens\)", re.I), 1, 2),
+    # Anthropic: "prompt is too long: 210000 tokens > 200000 maximum"
+    (re.compile(r"(\d+) tokens > (\d+)(?: maximum)?", re.I), 1, 2),
+    # Gemini: "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576)"
+    (re.compile(r"input token count \(?(\d+)\)? exceeds the maximum number of tokens allowed \(?(\d+)\)?", re.I), 1, 2),
+)
+
+
+def detect_context_overflow(message: str, code: str | None = None) -> ContextOverflow | None:
+    """Return the overflow (with any numbers) if ``message``/``code`` describe one, else None."""
+    text = message.lower()
+    if code and code.lower() in {"context_length_exceeded", "exceed_context_size_error", "string_above_max_length"}:
+        hit = True
+    else:
+        hit = any(marker in text for marker in _MARKERS)
+    if not hit:
+        return None
+    for pattern, req_group, allowed_group in _NUMBER_PATTERNS:
+        m = pattern.search(message)
+        if m:
+            return ContextOverflow(int(m.group(req_group)), int(m.group(allowed_group)))
+    n_ctx = re.search(r"n_ctx[^0-9]{0,10}(\d+)", message)
+    return ContextOverflow(None, int(n_ctx.group(1)) if n_ctx else None)
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After (or retry-after-ms) header value; None if absent or junk."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
+    return max(0.0, seconds)
