@@ -1,0 +1,191 @@
+"""The ``massmem`` command line: thin commands over the library.
+
+Nothing here decides how a team works; commands parse arguments, call the
+library, and turn its results and errors into output and exit codes.  Heavy
+modules are imported inside commands so ``massmem --help`` stays instant.
+
+Exit codes: 0 ok, 1 run failed, 2 invalid config or usage, 3 timed out,
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from massmem import __version__
+from massmem.errors import ConfigError, MassmemError, UsageError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_TIMEOUT = 3
+EXIT_INTERRUPTED = 130
+
+app = typer.Typer(
+    name="massmem",
+    help="Run a team of LLM agents on a question; they answer, vote, and remember.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    _err(f"error: {message}")
+    raise typer.Exit(code)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"massmem {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Show the version and exit.", callback=_version_callback, is_eager=True),
+    ] = False,
+) -> None:
+    """massmem: a team of LLM agents that answer together, vote, and remember."""
+
+
+# ----------------------------------------------------------------------------------------- validate
+
+
+@app.command()
+def validate(
+    config: Annotated[str, typer.Argument(help="YAML file or @examples/NAME")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable result.")] = False,
+) -> None:
+    """Check a team config and report every problem with its location."""
+    from massmem.config.loader import format_issues, issues_as_json, load_config
+
+    try:
+        team = load_config(config)
+    except ConfigError as exc:
+        if as_json:
+            typer.echo(json.dumps({"valid": False, "source": exc.source, "issues": issues_as_json(exc)}, indent=2))
+        else:
+            _err(format_issues(exc))
+        raise typer.Exit(EXIT_USAGE) from None
+    agents = [f"{a.id} ({a.backend.type}:{a.backend.model})" for a in team.agents]
+    if as_json:
+        typer.echo(json.dumps({"valid": True, "source": config, "agents": agents, "issues": []}, indent=2))
+    else:
+        typer.echo(f"{config}: valid — {len(agents)} agent{'s' if len(agents) != 1 else ''}: {', '.join(agents)}")
+
+
+# ----------------------------------------------------------------------------------------- run
+
+
+def _print_sessions(limit: int | None, as_json: bool) -> None:
+    from massmem.sessions import SessionRegistry
+
+    registry = SessionRegistry()
+    records = registry.list(limit=limit)
+    if as_json:
+        typer.echo(json.dumps([r.as_dict() for r in records], indent=2))
+        return
+    if not records:
+        typer.echo("No sessions yet. Start one with: massmem run -c CONFIG \"question\"")
+        return
+    total = registry.count()
+    typer.echo(f"{'SESSION':<28} {'STATUS':<11} {'STARTED':<19} {'TURNS':>5}  MODELS / QUESTION")
+    for r in records:
+        models = ", ".join(dict.fromkeys(r.models)) or "-"
+        question = (r.question or r.description or "").replace("\n", " ")
+        if len(question) > 50:
+            question = question[:47] + "..."
+        typer.echo(f"{r.id:<28} {r.status:<11} {r.started:<19} {r.turns:>5}  {models}  {question}")
+    if limit is not None and total > len(records):
+        typer.echo(f"({len(records)} of {total} shown; --all lists every session)")
+
+
+@app.command()
+def run(
+    question: Annotated[str | None, typer.Argument(help="The question; omit it for interactive mode.")] = None,
+    config: Annotated[
+        str | None, typer.Option("--config", "-c", help="Team config: a YAML file or @examples/NAME.")
+    ] = None,
+    list_sessions: Annotated[bool, typer.Option("--list-sessions", help="List sessions, newest first.")] = False,
+    all_sessions: Annotated[bool, typer.Option("--all", help="With --list-sessions: every session.")] = False,
+    session_id: Annotated[str | None, typer.Option("--session-id", help="Name (or resume) a session.")] = None,
+    no_display: Annotated[bool, typer.Option("--no-display", help="No live view; print only the answer.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable result.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Write debug logs and memory dumps.")] = False,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="Seconds for the whole coordination.", min=1)
+    ] = None,
+) -> None:
+    """Run the team on a question (or interactively when no question is given)."""
+    if list_sessions:
+        try:
+            _print_sessions(None if all_sessions else 10, as_json)
+        except MassmemError as exc:
+            _fail(str(exc), EXIT_FAILED)
+        return
+    if config is None:
+        _fail("a team config is needed: massmem run -c CONFIG \"question\" (try -c @examples/local)", EXIT_USAGE)
+
+    from massmem.config.loader import format_issues, load_config
+
+    try:
+        team = load_config(config)
+    except ConfigError as exc:
+        _err(format_issues(exc))
+        raise typer.Exit(EXIT_USAGE) from None
+    if timeout is not None:
+        team.orchestrator.timeout = timeout
+
+    from massmem.cli.session_runner import RunOptions, run_interactive, run_once
+
+    options = RunOptions(
+        config_path=config,
+        session_id=session_id,
+        display="none" if (no_display or as_json) else team.ui.display,
+        as_json=as_json,
+        debug=debug,
+    )
+    try:
+        if question is None:
+            if not sys.stdin.isatty():
+                question = sys.stdin.read().strip()
+                if not question:
+                    _fail("no question given and standard input is empty", EXIT_USAGE)
+            else:
+                code = run_interactive(team, options)
+                raise typer.Exit(code)
+        code = run_once(team, question, options)
+    except UsageError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    except KeyboardInterrupt:
+        _err("interrupted")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except MassmemError as exc:
+        _fail(str(exc), EXIT_FAILED)
+    raise typer.Exit(code)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        _err("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
+
+
+if __name__ == "__main__":
+    main()
