@@ -1,0 +1,223 @@
+"""Displays: consumers of the orchestrator's event stream.
+
+The team loop never calls into these; the runner feeds each event to the
+display it picked.  ``PlainDisplay`` writes one status line per happening to
+stderr (good for logs and pipes) and streams the final answer to stdout;
+``RichDisplay`` shows a live panel per agent on a terminal.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import IO, Protocol
+
+from massmem.coordination.events import (
+    AgentFailed,
+    AgentReasoningDelta,
+    AgentRetry,
+    AgentStarted,
+    AgentTextDelta,
+    AgentUpdateInjected,
+    AnswerSubmitted,
+    CoordinationFinished,
+    Event,
+    FinalAnswerDelta,
+    VoteCast,
+    WinnerSelected,
+)
+
+__all__ = ["Display", "NullDisplay", "PlainDisplay", "RichDisplay", "make_display"]
+
+
+class Display(Protocol):
+    def handle(self, event: Event) -> None: ...
+
+    def note(self, text: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _one_line(text: str, width: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def describe(event: Event) -> str | None:
+    """A one-line, human description of a status event (None for deltas)."""
+    match event:
+        case AgentStarted(agent_id=a, turn=t, protocol=p):
+            return f"[{a}] turn {t} started ({p})"
+        case AnswerSubmitted(agent_id=a, label=label, content=c, from_text=from_text):
+            how = " (plain text taken as its answer)" if from_text else ""
+            return f"[{a}] new answer {label}{how}: {_one_line(c, 60)}"
+        case VoteCast(agent_id=a, target_agent_id=t, target_label=label, reason=r, implicit=imp):
+            how = " (implicit: kept its own answer)" if imp else ""
+            return f"[{a}] votes for {t}'s answer {label}{how}: {_one_line(r, 50)}"
+        case AgentRetry(agent_id=a, reason=r, attempt=n, protocol=p):
+            return f"[{a}] retry {n} ({p}): {_one_line(r, 70)}"
+        case AgentUpdateInjected(agent_id=a, new_labels=labels, discarded_vote=d):
+            extra = "; its outdated vote was not counted" if d else ""
+            return f"[{a}] sees new answers {', '.join(labels)}{extra}"
+        case AgentFailed(agent_id=a, reason=r):
+            return f"[{a}] failed: {r}"
+        case WinnerSelected(agent_id=a, label=label, votes=v, timed_out=t):
+            why = " (timed out: best answer so far)" if t else ""
+            return f"winner: {a} with answer {label} ({v} vote{'s' if v != 1 else ''}){why}"
+    return None
+
+
+class NullDisplay:
+    def handle(self, event: Event) -> None:
+        pass
+
+    def note(self, text: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class PlainDisplay:
+    """Status lines to ``status``; the final answer streamed to ``out``."""
+
+    def __init__(self, out: IO[str] | None = None, status: IO[str] | None = None) -> None:
+        self.out = out or sys.stdout
+        self.status = status or sys.stderr
+        self._final_started = False
+        self._final_text: list[str] = []
+
+    def note(self, text: str) -> None:
+        print(text, file=self.status, flush=True)
+
+    def handle(self, event: Event) -> None:
+        match event:
+            case FinalAnswerDelta(text=t):
+                self._final_started = True
+                self._final_text.append(t)
+                self.out.write(t)
+                self.out.flush()
+            case CoordinationFinished(result=r):
+                if not self._final_started:
+                    self.out.write(r.final_answer)
+                self.out.write("\n")
+                self.out.flush()
+            case _:
+                line = describe(event)
+                if line:
+                    self.note(line)
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class _Pane:
+    status: str = "waiting"
+    text: list[str] = field(default_factory=list)
+    answers: int = 0
+
+    def tail(self, lines: int) -> str:
+        body = "".join(self.text)
+        return "\n".join(body.splitlines()[-lines:])
+
+
+class RichDisplay:
+    """A live panel per agent while they work, then the final answer streamed below."""
+
+    def __init__(self, agent_ids: Sequence[str], *, show_reasoning: bool = False) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
+        self.console = Console(stderr=False)
+        self.show_reasoning = show_reasoning
+        self.panes = {a: _Pane() for a in agent_ids}
+        self.log: list[str] = []
+        self._live = Live(self._render(), console=self.console, refresh_per_second=8, transient=False)
+        self._live.start()
+        self._live_on = True
+        self._final_started = False
+
+    def _render(self):  # type: ignore[no-untyped-def]
+        from rich.console import Group
+        from rich.panel import Panel
+        from rich.table import Table
+        from rich.text import Text
+
+        grid = Table.grid(expand=True)
+        for _ in self.panes:
+            grid.add_column(ratio=1)
+        height = max(4, min(12, (self.console.size.height - 8) // 2))
+        grid.add_row(
+            *[
+                Panel(Text(p.tail(height)), title=f"{a} · {p.status}", height=height + 2)
+                for a, p in self.panes.items()
+            ]
+        )
+        return Group(grid, Text("\n".join(self.log[-6:]), style="dim"))
+
+    def note(self, text: str) -> None:
+        if self._live_on:
+            self.log.append(text)
+            self._live.update(self._render())
+        else:
+            self.console.print(text, style="dim")
+
+    def handle(self, event: Event) -> None:
+        match event:
+            case AgentTextDelta(agent_id=a, text=t):
+                self.panes[a].text.append(t)
+            case AgentReasoningDelta(agent_id=a, text=t) if self.show_reasoning:
+                self.panes[a].text.append(t)
+            case AgentStarted(agent_id=a, turn=t):
+                pane = self.panes[a]
+                pane.status = f"working (turn {t})"
+                pane.text.append(f"\n── turn {t} ──\n")
+            case AnswerSubmitted(agent_id=a):
+                self.panes[a].answers += 1
+                self.panes[a].status = f"answered ({self.panes[a].answers})"
+            case VoteCast(agent_id=a, target_agent_id=t):
+                self.panes[a].status = f"voted for {t}"
+            case AgentFailed(agent_id=a):
+                self.panes[a].status = "failed"
+            case FinalAnswerDelta(text=t):
+                self._stop_live()
+                if not self._final_started:
+                    self._final_started = True
+                    self.console.rule(f"final answer · {event.agent_id}")
+                self.console.out(t, end="", highlight=False)
+                return
+            case CoordinationFinished(result=r):
+                self._stop_live()
+                if not self._final_started:
+                    self.console.rule(f"final answer · {r.winner}")
+                    self.console.out(r.final_answer, highlight=False)
+                else:
+                    self.console.out("")
+                return
+        line = describe(event)
+        if line:
+            self.log.append(line)
+        if self._live_on:
+            self._live.update(self._render())
+
+    def _stop_live(self) -> None:
+        if self._live_on:
+            self._live.update(self._render())
+            self._live.stop()
+            self._live_on = False
+
+    def close(self) -> None:
+        self._stop_live()
+
+
+def make_display(mode: str, agent_ids: Sequence[str], *, show_reasoning: bool = False) -> Display:
+    """``auto`` picks the live view on a terminal and plain lines elsewhere."""
+    if mode == "none":
+        return NullDisplay()
+    if mode == "auto":
+        mode = "rich" if sys.stdout.isatty() else "plain"
+    if mode == "rich":
+        return RichDisplay(agent_ids, show_reasoning=show_reasoning)
+    return PlainDisplay()
