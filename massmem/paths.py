@@ -35,7 +35,7 @@ def qdrant_dir() -> Path:
 
 def safe_child(parent: Path, name: str) -> Path:
     """``parent / name`` after checking that ``name`` is a safe id (no separators, no ``..``)."""
-    from massmem.config.schema import is_safe_id
+    from massmem.ids import is_safe_id
 
     if not is_safe_id(name):
         raise UsageError(

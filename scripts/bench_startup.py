@@ -40,10 +40,11 @@ def _heavy_imports(args: list[str], env: dict[str, str]) -> list[str]:
         f"sys.argv = ['massmem', *{args!r}]\n"
         "try:\n    runpy.run_module('massmem', run_name='__main__')\n"
         "except SystemExit:\n    pass\n"
-        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
+        f"print('HEAVY:' + ','.join(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)\n"
     )
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
-    return [m for m in out.stdout.strip().splitlines()[-1].split(",") if m] if out.stdout.strip() else []
+    line = [x for x in out.stderr.splitlines() if x.startswith("HEAVY:")][-1]
+    return [m for m in line.removeprefix("HEAVY:").split(",") if m]
 
 
 def main() -> None:

@@ -21,6 +21,8 @@ from pydantic import (
     model_validator,
 )
 
+from massmem.ids import SAFE_ID_PATTERN, is_safe_id
+
 __all__ = [
     "SAFE_ID_PATTERN",
     "AgentConfig",
@@ -47,14 +49,6 @@ __all__ = [
     "UIConfig",
     "is_safe_id",
 ]
-
-#: Ids that may become file names: letters, digits, ``_ . -``; no separators, no ``..``.
-SAFE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
-
-
-def is_safe_id(value: str) -> bool:
-    return bool(SAFE_ID_PATTERN.fullmatch(value)) and ".." not in value
-
 
 def _check_safe_id(value: str, what: str) -> str:
     if not is_safe_id(value):

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from massmem import paths
-from massmem.config.schema import is_safe_id
 from massmem.errors import SessionNotFound, StateCorrupt, UsageError
+from massmem.ids import is_safe_id
 
 __all__ = ["SessionRecord", "SessionRegistry", "SessionStatus"]
 
