@@ -11,6 +11,7 @@ Exit codes: 0 ok, 1 run failed, 2 invalid config or usage, 3 timed out,
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -180,6 +181,8 @@ def run(
 
 def main() -> None:
     """Console-script entry point."""
+    # pydantic's plugin discovery scans every installed distribution: ~12 ms of start-up for nothing.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "1")
     try:
         app()
     except KeyboardInterrupt:
