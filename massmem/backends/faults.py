@@ -46,7 +46,8 @@ _MARKERS = (
 # (regex, group for requested, group for allowed) — first match wins.
 _NUMBER_PATTERNS: tuple[tuple[re.Pattern[str], int, int], ...] = (
     # OpenAI / vLLM: "maximum context length is 8192 tokens. However, you requested 9000 tokens"
-    (re.compile(r"maximum context length is (\d+).*?(?:requested|resulted in) (\d+)", re.S | re.I), 2, 1),
+    # OpenRouter: "This endpoint's maximum context length is 131072 tokens. However, you requested about 138956"
+    (re.compile(r"maximum context length is (\d+).*?(?:requested|resulted in) (?:about )?(\d+)", re.S | re.I), 2, 1),
     # vLLM newer: "This model's maximum context length is 4096 tokens. However, your request has 5000 input tokens"
     (re.compile(r"maximum context length is (\d+).*?request has (\d+)", re.S | re.I), 2, 1),
     # llama-cpp-python: "Requested tokens (1200) exceed context window of 512"

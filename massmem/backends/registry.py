@@ -20,7 +20,10 @@ Factory = Callable[..., Backend]
 # type name -> "module:function"; resolved on first use so SDK imports stay lazy.
 _LAZY: dict[str, str] = {
     "chatcompletion": "massmem.backends.chat_completions:from_config",
+    "claude": "massmem.backends.claude:from_config",
+    "gemini": "massmem.backends.gemini:from_config",
     "local": "massmem.backends.local_server:from_config",
+    "openai": "massmem.backends.openai_responses:from_config",
     "scripted": "massmem.backends.scripted:from_config",
 }
 _LOADED: dict[str, Factory] = {}

@@ -1,1 +1,46 @@
-"""massmem.coordination"""
+"""The team loop: agents answer in parallel, see each other's answers, and vote.
+
+Import the public pieces from here::
+
+    from massmem.coordination import Orchestrator, RunResult, PastTurn
+"""
+
+from massmem.coordination.events import (
+    AgentFailed,
+    AgentReasoningDelta,
+    AgentRetry,
+    AgentStarted,
+    AgentTextDelta,
+    AgentUpdateInjected,
+    AnswerSubmitted,
+    CoordinationFinished,
+    Event,
+    FinalAnswerDelta,
+    VoteCast,
+    WinnerSelected,
+)
+from massmem.coordination.orchestrator import Orchestrator
+from massmem.coordination.result import AgentReport, RunResult
+from massmem.coordination.state import Answer, CoordinationState, PastTurn, Vote
+
+__all__ = [
+    "AgentFailed",
+    "AgentReasoningDelta",
+    "AgentReport",
+    "AgentRetry",
+    "AgentStarted",
+    "AgentTextDelta",
+    "AgentUpdateInjected",
+    "Answer",
+    "AnswerSubmitted",
+    "CoordinationFinished",
+    "CoordinationState",
+    "Event",
+    "FinalAnswerDelta",
+    "Orchestrator",
+    "PastTurn",
+    "RunResult",
+    "Vote",
+    "VoteCast",
+    "WinnerSelected",
+]

@@ -1,0 +1,641 @@
+"""Any server that speaks OpenAI Chat Completions, through the official ``openai`` SDK.
+
+One backend covers OpenAI itself, the OpenAI-compatible clouds (Grok, Groq,
+Together, Cerebras, Fireworks, OpenRouter) and the local servers (vLLM,
+SGLang, LM Studio, Ollama, llama.cpp).  It converts massmem's typed messages
+to the wire format, streams the answer, and turns the chunks back into typed
+events: text, reasoning (the ``reasoning_content``/``reasoning`` delta fields
+that vLLM, llama.cpp, DeepSeek and OpenRouter add), tool calls assembled from
+their streamed fragments, usage, and exactly one ``Finished``.
+
+Every SDK or transport exception is translated here, at the boundary, into
+:mod:`massmem.errors`; nothing above ``massmem.backends`` ever sees an
+``openai`` exception.  The SDK itself is imported on first use, so importing
+this module stays cheap (and ``massmem --help`` never loads it at all: the
+registry imports this module only when a backend of this type is built).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from massmem.backends.base import Backend, Capabilities, JsonSchemaFormat, ModelRequest, ToolSpec
+from massmem.backends.faults import detect_context_overflow, parse_retry_after
+from massmem.backends.presets import LOCAL_PLACEHOLDER_KEY, get_preset
+from massmem.errors import (
+    AuthenticationFailed,
+    BackendError,
+    ContextLengthExceeded,
+    InvalidResponse,
+    ProviderUnavailable,
+    RateLimited,
+    register_secret,
+)
+from massmem.messages import (
+    AssistantMessage,
+    Finished,
+    FinishReason,
+    Message,
+    ReasoningDelta,
+    StreamEvent,
+    SystemMessage,
+    TextDelta,
+    ToolCall,
+    ToolResultMessage,
+    Usage,
+    UserMessage,
+)
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI
+
+    from massmem.config.schema import ChatCompletionBackendConfig
+
+__all__ = [
+    "ChatCompletionsBackend",
+    "from_config",
+    "response_format_param",
+    "to_wire_messages",
+    "to_wire_tools",
+]
+
+#: How a :class:`JsonSchemaFormat` goes on the wire.  ``json_schema`` is OpenAI's structured
+#: output; ``json_object`` is the llama-cpp-python dialect, which rejects ``json_schema`` but
+#: grammar-constrains ``{"type": "json_object", "schema": ...}``.
+StructuredOutput = Literal["json_schema", "json_object"]
+
+
+# --------------------------------------------------------------------------- request building
+
+
+def to_wire_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
+    """massmem messages as Chat Completions ``messages`` (system stays a message)."""
+    return [_wire_message(m) for m in messages]
+
+
+def _wire_message(message: Message) -> dict[str, Any]:
+    match message:
+        case SystemMessage(content=c):
+            return {"role": "system", "content": c}
+        case UserMessage(content=c):
+            return {"role": "user", "content": c}
+        case AssistantMessage(content=c, tool_calls=calls):
+            out: dict[str, Any] = {"role": "assistant", "content": c}
+            if calls:
+                # OpenAI wants null (not "") beside tool calls when the model said nothing.
+                out["content"] = c or None
+                out["tool_calls"] = [_wire_tool_call(t) for t in calls]
+            return out
+        case ToolResultMessage(tool_call_id=i, content=c):
+            return {"role": "tool", "tool_call_id": i, "content": c}
+    raise TypeError(f"not a message: {message!r}")
+
+
+def _wire_tool_call(call: ToolCall) -> dict[str, Any]:
+    """Replay the model's own argument text when it was valid JSON, else the parsed arguments."""
+    arguments = call.raw_arguments
+    try:
+        json.loads(arguments)
+    except (TypeError, ValueError):
+        arguments = json.dumps(call.arguments)
+    return {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": arguments}}
+
+
+def to_wire_tools(tools: Sequence[ToolSpec]) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": "function",
+            "function": {"name": t.name, "description": t.description, "parameters": t.parameters},
+        }
+        for t in tools
+    ]
+
+
+def response_format_param(fmt: JsonSchemaFormat, style: StructuredOutput = "json_schema") -> dict[str, Any]:
+    """The ``response_format`` value for ``fmt`` in the server's dialect."""
+    if style == "json_object":
+        return {"type": "json_object", "schema": fmt.schema}
+    # OpenAI restricts the name to 64 letters, digits, '_' and '-'.
+    name = re.sub(r"[^A-Za-z0-9_-]", "_", fmt.name)[:64] or "response"
+    return {"type": "json_schema", "json_schema": {"name": name, "schema": fmt.schema, "strict": True}}
+
+
+# --------------------------------------------------------------------------- stream assembly
+
+
+@dataclass(slots=True)
+class _ToolCallParts:
+    id: str = ""
+    name: str = ""
+    arguments: list[str] = field(default_factory=list)
+
+
+_FINISH_REASONS: dict[str, FinishReason] = {
+    "stop": "stop",
+    "eos": "stop",
+    "end_turn": "stop",
+    "length": "length",
+    "max_tokens": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "content_filter": "content_filter",
+}
+
+
+class _StreamAssembler:
+    """Turns Chat Completions chunks into events; tool calls are kept until the stream ends.
+
+    Tool-call fragments are keyed by ``index``: the id and name arrive once (some
+    servers, e.g. llama-cpp-python, repeat them on every fragment, so the first
+    value wins) and the argument text arrives in pieces that are concatenated.
+    """
+
+    def __init__(self) -> None:
+        self.calls: dict[int, _ToolCallParts] = {}
+        self.finish_reason: str | None = None
+        self.usage: Usage | None = None
+        #: chunks that carried model output; llama-cpp-python sends one per sampled token
+        self.output_chunks = 0
+
+    def feed(self, chunk: Any) -> list[StreamEvent]:
+        usage = getattr(chunk, "usage", None)
+        if usage is not None:
+            self.usage = _usage_from(usage)
+        choices = getattr(chunk, "choices", None)
+        if choices is None:
+            if usage is None:
+                raise InvalidResponse(f"stream chunk without choices or usage: {_preview(chunk)}")
+            return []
+        if not isinstance(choices, list):
+            raise InvalidResponse(f"stream chunk with malformed choices: {_preview(chunk)}")
+        events: list[StreamEvent] = []
+        for choice in choices:
+            if getattr(choice, "index", 0) not in (0, None):
+                continue  # massmem asks for one choice; ignore any others
+            events.extend(self._feed_delta(getattr(choice, "delta", None)))
+            reason = getattr(choice, "finish_reason", None)
+            if reason:
+                self.finish_reason = str(reason)
+        return events
+
+    def _feed_delta(self, delta: Any) -> list[StreamEvent]:
+        if delta is None:
+            return []
+        events: list[StreamEvent] = []
+        reasoning = _reasoning_text(delta)
+        if reasoning:
+            events.append(ReasoningDelta(reasoning))
+        content = getattr(delta, "content", None)
+        if content is not None and not isinstance(content, str):
+            raise InvalidResponse(f"stream delta with non-text content: {_preview(delta)}")
+        if content:
+            events.append(TextDelta(content))
+        fragments = getattr(delta, "tool_calls", None) or []
+        if not isinstance(fragments, list):
+            raise InvalidResponse(f"stream delta with malformed tool_calls: {_preview(delta)}")
+        for fragment in fragments:
+            self._add_fragment(fragment)
+        if reasoning or content or fragments:
+            self.output_chunks += 1
+        return events
+
+    def _add_fragment(self, fragment: Any) -> None:
+        call_id = getattr(fragment, "id", None) or ""
+        index = getattr(fragment, "index", None)
+        if not isinstance(index, int):
+            index = self._index_for_unindexed(call_id)
+        parts = self.calls.setdefault(index, _ToolCallParts())
+        if call_id and not parts.id:
+            parts.id = str(call_id)
+        function = getattr(fragment, "function", None)
+        name = getattr(function, "name", None)
+        if name and not parts.name:
+            parts.name = str(name)
+        arguments = getattr(function, "arguments", None)
+        if arguments:
+            parts.arguments.append(str(arguments))
+
+    def _index_for_unindexed(self, call_id: str) -> int:
+        """Servers that omit ``index``: a new id opens a new call, anything else continues the last."""
+        for index, parts in self.calls.items():
+            if call_id and parts.id == call_id:
+                return index
+        if call_id or not self.calls:
+            return len(self.calls)
+        return max(self.calls)
+
+    def tool_calls(self) -> list[ToolCall]:
+        out: list[ToolCall] = []
+        for index in sorted(self.calls):
+            parts = self.calls[index]
+            if not parts.name and not parts.arguments:
+                continue
+            out.append(ToolCall.from_raw(parts.id or f"call_{index}", parts.name, "".join(parts.arguments)))
+        return out
+
+    def reason(self, has_tool_calls: bool) -> FinishReason:
+        mapped = _FINISH_REASONS.get((self.finish_reason or "").lower(), "other")
+        # Some servers (Ollama among them) report "stop" even when they return tool calls.
+        if has_tool_calls and mapped == "stop":
+            return "tool_calls"
+        return mapped
+
+
+def _reasoning_text(delta: Any) -> str:
+    """Reasoning from ``reasoning_content`` (vLLM, DeepSeek, llama.cpp) or ``reasoning`` (OpenRouter)."""
+    for name in ("reasoning_content", "reasoning"):
+        value = getattr(delta, name, None)
+        if value is None:
+            extra = getattr(delta, "model_extra", None) or {}
+            value = extra.get(name)
+        if isinstance(value, str) and value:
+            return value  # servers that send both send the same text: take one
+    return ""
+
+
+def _usage_from(usage: Any) -> Usage:
+    prompt_details = getattr(usage, "prompt_tokens_details", None)
+    completion_details = getattr(usage, "completion_tokens_details", None)
+    return Usage(
+        input_tokens=_int(getattr(usage, "prompt_tokens", 0)),
+        output_tokens=_int(getattr(usage, "completion_tokens", 0)),
+        reasoning_tokens=_int(getattr(completion_details, "reasoning_tokens", 0)),
+        cached_tokens=_int(getattr(prompt_details, "cached_tokens", 0)),
+    )
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _preview(obj: Any, limit: int = 200) -> str:
+    dump = getattr(obj, "model_dump_json", None)
+    text = dump() if callable(dump) else repr(obj)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+# --------------------------------------------------------------------------- the backend
+
+
+class ChatCompletionsBackend(Backend):
+    """A model behind ``POST {base_url}/chat/completions``.
+
+    Built by :func:`from_config`; the keyword arguments exist so other backends
+    (the local llama.cpp server) can point one at an endpoint they manage.
+    ``preflight`` sends a one-token non-streaming copy of each request first:
+    llama-cpp-python hides a context-length error inside an empty ``200``
+    stream and reports no usage when streaming, and the preflight surfaces
+    both (the prompt is cached server-side, so the real request reuses it).
+    """
+
+    type_name = "chatcompletion"
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        base_url: str,
+        api_key: str | None,
+        provider: str = "chatcompletion",
+        key_env: str | None = None,
+        key_required: bool = False,
+        timeout: float = 600.0,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        context_window: int | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        agent_id: str | None = None,
+        capabilities: Capabilities | None = None,
+        structured_output: StructuredOutput = "json_schema",
+        max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens",
+        preflight: bool = False,
+    ) -> None:
+        super().__init__(
+            model=model,
+            capabilities=capabilities
+            or Capabilities(tool_calling=True, json_schema=True, context_window=context_window),
+        )
+        self.base_url = base_url.rstrip("/")
+        self.provider = provider
+        self.agent_id = agent_id
+        self.timeout = timeout
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self._api_key = api_key
+        self._key_env = key_env
+        self._key_required = key_required
+        self._extra_headers = dict(extra_headers or {})
+        self._structured_output: StructuredOutput = structured_output
+        self._max_tokens_field = max_tokens_field
+        self._preflight = preflight
+        self._send_stream_options = True
+        self._client: AsyncOpenAI | None = None
+        register_secret(api_key)
+
+    def describe(self) -> str:
+        return f"{self.type_name}[{self.provider}]:{self.model}"
+
+    # -- the seam ------------------------------------------------------------------------------
+    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
+        params = self._request_params(request)
+        try:
+            client = self._ensure_client()
+            prompt_tokens = await self._preflight_prompt_tokens(client, params) if self._preflight else None
+            sdk_stream = await self._open_stream(client, params)
+        except Exception as exc:
+            raise self._translate(exc) from None
+        assembler = _StreamAssembler()
+        try:
+            async for chunk in sdk_stream:
+                for event in assembler.feed(chunk):
+                    yield event
+        except Exception as exc:
+            raise self._translate(exc) from None
+        finally:
+            await _close_quietly(sdk_stream)
+        if assembler.finish_reason is None:
+            raise ProviderUnavailable(
+                f"{self.provider}: the stream from {self.base_url} ended before the model finished "
+                "(connection dropped or server error mid-answer)",
+                provider=self.provider,
+                agent_id=self.agent_id,
+            )
+        calls = assembler.tool_calls()
+        for call in calls:
+            yield call
+        usage = assembler.usage or _counted_usage(prompt_tokens, assembler.output_chunks)
+        if usage is not None:
+            yield usage
+        yield Finished(assembler.reason(bool(calls)))
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
+
+    # -- request -------------------------------------------------------------------------------
+    def _request_params(self, request: ModelRequest) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "model": self.model,
+            "messages": to_wire_messages(request.messages),
+            "stream": True,
+        }
+        if request.tools:
+            params["tools"] = to_wire_tools(request.tools)
+            params["tool_choice"] = request.tool_choice
+        if request.response_format is not None:
+            fmt = response_format_param(request.response_format, self._structured_output)
+            if self._structured_output == "json_schema":
+                params["response_format"] = fmt
+            else:
+                # Not a shape the SDK knows; extra_body sends it verbatim.
+                params["extra_body"] = {"response_format": fmt}
+        max_tokens = request.max_tokens if request.max_tokens is not None else self.max_tokens
+        if max_tokens is not None:
+            params[self._max_tokens_field] = max_tokens
+        temperature = request.temperature if request.temperature is not None else self.temperature
+        if temperature is not None:
+            params["temperature"] = temperature
+        return params
+
+    def _ensure_client(self) -> AsyncOpenAI:
+        if self._client is None:
+            if self._api_key is None and self._key_required:
+                raise AuthenticationFailed(
+                    f"no API key for {self.provider}: set the {self._key_env} environment variable "
+                    "(or api_key in the backend config)",
+                    provider=self.provider,
+                    agent_id=self.agent_id,
+                )
+            import openai
+
+            self._client = openai.AsyncOpenAI(
+                base_url=self.base_url,
+                api_key=self._api_key or LOCAL_PLACEHOLDER_KEY,
+                max_retries=0,  # retries are a wrapper backend's job
+                timeout=self.timeout,
+                default_headers=self._extra_headers or None,
+            )
+        return self._client
+
+    async def _open_stream(self, client: AsyncOpenAI, params: dict[str, Any]) -> Any:
+        """Start streaming; servers that reject ``stream_options`` get the request once more without it."""
+        if self._send_stream_options:
+            try:
+                return await client.chat.completions.create(
+                    **params, stream_options={"include_usage": True}
+                )
+            except Exception as exc:
+                if not _rejects_stream_options(exc):
+                    raise
+                self._send_stream_options = False
+        return await client.chat.completions.create(**params)
+
+    async def _preflight_prompt_tokens(self, client: AsyncOpenAI, params: dict[str, Any]) -> int | None:
+        probe = {k: v for k, v in params.items() if k not in ("stream", "max_tokens", "max_completion_tokens")}
+        probe[self._max_tokens_field] = 1
+        response = await client.chat.completions.create(**probe)
+        usage = getattr(response, "usage", None)
+        if usage is None:
+            return None
+        return _int(getattr(usage, "prompt_tokens", 0)) or None
+
+    # -- errors --------------------------------------------------------------------------------
+    def _translate(self, exc: BaseException) -> BackendError:
+        """Any exception from the SDK or the transport, as a massmem error (never an SDK type)."""
+        if isinstance(exc, BackendError):
+            if exc.agent_id is None:
+                exc.agent_id = self.agent_id
+            return exc
+        import openai
+
+        where = dict(provider=self.provider, agent_id=self.agent_id)
+        if isinstance(exc, openai.APITimeoutError):
+            return ProviderUnavailable(
+                f"{self.provider}: no answer from {self.base_url} within {self.timeout:g}s", **where
+            )
+        if isinstance(exc, openai.APIConnectionError):
+            cause = exc.__cause__ or exc.__context__
+            detail = f": {type(cause).__name__}: {cause}" if cause else ""
+            return ProviderUnavailable(f"{self.provider}: could not reach {self.base_url}{detail}", **where)
+        if isinstance(exc, openai.APIResponseValidationError):
+            return InvalidResponse(f"{self.provider}: unexpected response: {exc.message}", **where)
+        if isinstance(exc, openai.APIStatusError):
+            return self._translate_status(exc)
+        if isinstance(exc, openai.APIError):
+            return self._translate_stream_error(exc)
+        if isinstance(exc, ValueError):  # json.JSONDecodeError from a malformed SSE event
+            return InvalidResponse(f"{self.provider}: malformed event in the stream: {exc}", **where)
+        if _is_transport_error(exc):
+            return ProviderUnavailable(
+                f"{self.provider}: connection to {self.base_url} failed: {type(exc).__name__}: {exc}",
+                **where,
+            )
+        return BackendError(f"{self.provider}: {type(exc).__name__}: {exc}", **where)
+
+    def _translate_status(self, exc: Any) -> BackendError:
+        status: int = exc.status_code
+        message = _server_message(exc)
+        where = dict(provider=self.provider, agent_id=self.agent_id)
+        if status in (401, 403):
+            return AuthenticationFailed(
+                f"{self.provider} rejected the API key (HTTP {status}): {message}. {self._key_hint()}",
+                **where,
+            )
+        if status == 429:
+            return RateLimited(
+                f"{self.provider} is rate limiting requests (HTTP 429): {message}",
+                retry_after=_retry_after(exc.response.headers),
+                **where,
+            )
+        overflow = self._overflow(exc, message)
+        if overflow is not None:
+            return overflow
+        if status >= 500:
+            return ProviderUnavailable(f"{self.provider} failed on its side (HTTP {status}): {message}", **where)
+        return BackendError(f"{self.provider} refused the request (HTTP {status}): {message}", **where)
+
+    def _translate_stream_error(self, exc: Any) -> BackendError:
+        """An error object sent inside a 200 stream (vLLM, OpenRouter, llama.cpp do this)."""
+        message = _server_message(exc)
+        where = dict(provider=self.provider, agent_id=self.agent_id)
+        overflow = self._overflow(exc, message)
+        if overflow is not None:
+            return overflow
+        code = str(getattr(exc, "code", "") or "")
+        if code == "429" or "rate limit" in message.lower():
+            return RateLimited(f"{self.provider} is rate limiting requests: {message}", **where)
+        return ProviderUnavailable(f"{self.provider} reported an error mid-stream: {message}", **where)
+
+    def _overflow(self, exc: Any, message: str) -> ContextLengthExceeded | None:
+        code = getattr(exc, "code", None)
+        found = detect_context_overflow(message, code) or detect_context_overflow(
+            message, getattr(exc, "type", None)
+        )
+        if found is None:
+            return None
+        body = exc.body if isinstance(getattr(exc, "body", None), dict) else {}
+        requested = found.requested_tokens
+        allowed = found.allowed_tokens
+        if requested is None:  # llama.cpp puts the numbers beside the message
+            requested = _opt_int(body.get("n_prompt_tokens"))
+        if allowed is None:
+            allowed = _opt_int(body.get("n_ctx")) or self.capabilities.context_window
+        return ContextLengthExceeded(
+            f"{self.provider}: the request does not fit the model's context window: {message}",
+            requested_tokens=requested,
+            allowed_tokens=allowed,
+            provider=self.provider,
+            agent_id=self.agent_id,
+        )
+
+    def _key_hint(self) -> str:
+        if self._key_env:
+            return f"Set {self._key_env} to a valid key (or api_key in the backend config)."
+        return "Set api_key in the backend config to a key this server accepts."
+
+
+def _counted_usage(prompt_tokens: int | None, output_chunks: int) -> Usage | None:
+    """Usage from a preflight's prompt count plus one token per output chunk (llama-cpp-python)."""
+    if prompt_tokens is None:
+        return None
+    return Usage(input_tokens=prompt_tokens, output_tokens=output_chunks)
+
+
+async def _close_quietly(sdk_stream: Any) -> None:
+    try:
+        await sdk_stream.close()
+    except Exception:  # noqa: BLE001 - closing a broken connection may fail; the real error is elsewhere
+        pass
+
+
+def _server_message(exc: Any) -> str:
+    """The provider's own words: ``error.message`` from the body, else the SDK's summary."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        message = body.get("message")
+        if isinstance(message, str) and message:
+            return message
+        if isinstance(body.get("error"), str):
+            return str(body["error"])
+    if isinstance(body, str) and body.strip():
+        text = " ".join(body.split())
+        return text[:300] + ("…" if len(text) > 300 else "")
+    message = str(getattr(exc, "message", "") or exc)
+    return re.sub(r"^Error code: \d+( - )?", "", message) or "no details"
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    millis = parse_retry_after(headers.get("retry-after-ms"))
+    if millis is not None:
+        return millis / 1000.0
+    return parse_retry_after(headers.get("retry-after"))
+
+
+def _rejects_stream_options(exc: Exception) -> bool:
+    status = getattr(exc, "status_code", None)
+    if status not in (400, 422):
+        return False
+    text = f"{getattr(exc, 'message', '')} {getattr(exc, 'body', '')}".lower()
+    return "stream_options" in text or "include_usage" in text
+
+
+def _is_transport_error(exc: BaseException) -> bool:
+    module = type(exc).__module__ or ""
+    return isinstance(exc, OSError) or module.split(".")[0] in {"httpx", "httpx2", "httpcore", "httpcore2", "h11"}
+
+
+def _opt_int(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+# --------------------------------------------------------------------------- factory
+
+
+def from_config(config: ChatCompletionBackendConfig, **context: Any) -> ChatCompletionsBackend:
+    """Build from a validated config; ``context`` may carry ``agent_id`` for error messages.
+
+    The key comes from ``api_key`` in the config, else from the preset's variable.
+    A cloud preset without a key fails on the first call (before any request), so
+    a fallback backend that is never used does not need a key.  A bare
+    ``base_url`` never receives a key from the environment: sending
+    ``OPENAI_API_KEY`` to an arbitrary host would leak it.
+    """
+    preset = get_preset(config.provider) if config.provider else None
+    base_url = config.base_url or (preset.base_url if preset else "")
+    key_env = preset.key_env if preset else None
+    api_key = config.api_key.get_secret_value() if config.api_key is not None else None
+    if api_key is None and key_env:
+        api_key = os.environ.get(key_env) or None
+    return ChatCompletionsBackend(
+        model=config.model,
+        base_url=base_url,
+        api_key=api_key,
+        provider=config.provider or _host(base_url),
+        key_env=key_env,
+        key_required=bool(preset and preset.needs_key),
+        timeout=config.timeout,
+        temperature=config.temperature,
+        max_tokens=config.max_tokens,
+        context_window=config.context_window,
+        extra_headers=config.extra_headers,
+        agent_id=context.get("agent_id"),
+        # OpenAI's reasoning models refuse max_tokens; every compatible server accepts max_tokens.
+        max_tokens_field="max_completion_tokens" if config.provider == "openai" else "max_tokens",
+    )
+
+
+def _host(url: str) -> str:
+    match = re.match(r"^https?://([^/:]+)", url)
+    return match.group(1) if match else "chatcompletion"

@@ -1,0 +1,543 @@
+"""Anthropic's Messages API (``type: claude``) through ``anthropic.AsyncAnthropic``.
+
+Claude differs from the OpenAI shapes in ways that matter here: the system
+prompt is a request parameter, tool calls are ``tool_use`` content blocks
+whose input streams as JSON fragments, tool results go back inside a *user*
+message, extended thinking streams as ``thinking_delta`` blocks that must be
+handed back (signed) when the model continues after a tool call, and usage is
+split between ``message_start`` (input) and ``message_delta`` (output).
+Errors can arrive as an ``event: error`` in the middle of a 200 stream.
+
+Every ``anthropic`` exception — and the raw ``httpx2`` errors the SDK lets
+through while a stream is being read — is translated into
+:mod:`massmem.errors` here.  The SDK is imported lazily and its own retries are
+off: :mod:`massmem.backends.retry` owns retrying.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from massmem.backends.base import Backend, Capabilities, ModelRequest
+from massmem.backends.faults import detect_context_overflow, parse_retry_after
+from massmem.errors import (
+    AuthenticationFailed,
+    BackendError,
+    ContextLengthExceeded,
+    InvalidResponse,
+    ProviderUnavailable,
+    RateLimited,
+    register_secret,
+)
+from massmem.messages import (
+    AssistantMessage,
+    Finished,
+    FinishReason,
+    Message,
+    ReasoningDelta,
+    StreamEvent,
+    SystemMessage,
+    TextDelta,
+    ToolCall,
+    ToolResultMessage,
+    Usage,
+    UserMessage,
+)
+
+if TYPE_CHECKING:
+    from anthropic import AsyncAnthropic
+
+    from massmem.config.schema import ClaudeBackendConfig
+
+__all__ = [
+    "KEY_ENV",
+    "ClaudeBackend",
+    "ClaudeTranslator",
+    "build_params",
+    "context_window_for",
+    "from_config",
+    "translate_exception",
+]
+
+PROVIDER = "claude"
+KEY_ENV = "ANTHROPIC_API_KEY"
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+#: Output budget when neither the request nor the config sets one (the Messages API requires it).
+DEFAULT_MAX_TOKENS = 8192
+#: Thinking blocks remembered per backend, keyed by the tool_use id they preceded.
+_THINKING_MEMORY = 512
+
+_CONTEXT_WINDOWS: tuple[tuple[str, int], ...] = (
+    ("claude-", 200_000),
+)
+
+_FINISH: dict[str, FinishReason] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "tool_use": "tool_calls",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "refusal": "content_filter",
+}
+
+
+def context_window_for(model: str) -> int | None:
+    name = model.lower()
+    for prefix, window in _CONTEXT_WINDOWS:
+        if name.startswith(prefix):
+            return window
+    return None
+
+
+# --------------------------------------------------------------------------------- request
+
+
+def _merge(turns: list[tuple[str, list[dict[str, Any]]]]) -> list[dict[str, Any]]:
+    """Join consecutive same-role turns; in a user turn, tool results go first as Claude requires."""
+    merged: list[dict[str, Any]] = []
+    for role, blocks in turns:
+        if not blocks:
+            continue
+        if merged and merged[-1]["role"] == role:
+            merged[-1]["content"].extend(blocks)
+        else:
+            merged.append({"role": role, "content": list(blocks)})
+    for message in merged:
+        if message["role"] == "user":
+            message["content"].sort(key=lambda block: 0 if block.get("type") == "tool_result" else 1)
+    return merged
+
+
+def _messages(
+    messages: Iterable[Message], thinking: Mapping[str, list[dict[str, Any]]] | None = None
+) -> tuple[str | None, list[dict[str, Any]]]:
+    """(system, messages) for the Messages API.
+
+    Every system message goes to the ``system`` parameter, in order: Claude
+    has no system role inside ``messages``.  ``thinking`` maps a tool_use id to
+    the signed thinking blocks that came before it, which Claude needs back
+    when it continues after the tool result.
+    """
+    system: list[str] = []
+    turns: list[tuple[str, list[dict[str, Any]]]] = []
+    for message in messages:
+        match message:
+            case SystemMessage(content=text):
+                if text:
+                    system.append(text)
+            case UserMessage(content=text):
+                turns.append(("user", [{"type": "text", "text": text}] if text else []))
+            case AssistantMessage(content=text, tool_calls=calls):
+                blocks: list[dict[str, Any]] = []
+                if thinking and calls and calls[0].id in thinking:
+                    blocks.extend(thinking[calls[0].id])
+                if text:
+                    blocks.append({"type": "text", "text": text})
+                for call in calls:
+                    blocks.append({"type": "tool_use", "id": call.id, "name": call.name, "input": dict(call.arguments)})
+                turns.append(("assistant", blocks))
+            case ToolResultMessage(tool_call_id=call_id, content=text):
+                turns.append(("user", [{"type": "tool_result", "tool_use_id": call_id, "content": text}]))
+    return ("\n\n".join(system) or None), _merge(turns)
+
+
+def build_params(
+    request: ModelRequest,
+    *,
+    model: str,
+    max_tokens: int | None = None,
+    thinking_budget: int | None = None,
+    thinking: Mapping[str, list[dict[str, Any]]] | None = None,
+) -> dict[str, Any]:
+    """The keyword arguments for ``messages.create`` (without ``stream``)."""
+    system, messages = _messages(request.messages, thinking)
+    limit = request.max_tokens or max_tokens or DEFAULT_MAX_TOKENS
+    if thinking_budget:
+        # The budget must stay below max_tokens, or the API refuses the request.
+        limit = max(limit, thinking_budget + 1024)
+    params: dict[str, Any] = {"model": model, "max_tokens": limit, "messages": messages}
+    if system:
+        params["system"] = system
+    if request.tools:
+        params["tools"] = [
+            {"name": tool.name, "description": tool.description, "input_schema": tool.parameters}
+            for tool in request.tools
+        ]
+        choice = {"auto": "auto", "required": "any", "none": "none"}[request.tool_choice]
+        if thinking_budget and choice == "any":
+            choice = "auto"  # forced tool use is not allowed together with extended thinking
+        params["tool_choice"] = {"type": choice}
+    if request.response_format is not None:
+        params["output_config"] = {"format": {"type": "json_schema", "schema": request.response_format.schema}}
+    if thinking_budget:
+        params["thinking"] = {"type": "enabled", "budget_tokens": thinking_budget}
+    # No ``temperature``: the Messages API of anthropic 2.x has no sampling parameters, so a
+    # configured temperature is accepted in the YAML (it is shared by every backend type) and ignored.
+    return params
+
+
+# --------------------------------------------------------------------------------- errors
+
+
+def _error_fields(body: object) -> tuple[str | None, str | None]:
+    """(type, message) from an Anthropic error body ``{"type": "error", "error": {...}}``."""
+    if isinstance(body, Mapping):
+        inner = body.get("error", body)
+        if isinstance(inner, Mapping):
+            kind, message = inner.get("type"), inner.get("message")
+            return (str(kind) if kind else None, str(message) if message else None)
+    return None, None
+
+
+def _classify(
+    message: str,
+    *,
+    status: int | None,
+    error_type: str | None,
+    headers: Mapping[str, str] | None = None,
+    agent_id: str | None = None,
+) -> BackendError:
+    """One Anthropic error — an HTTP status or an ``error`` event's type — as a massmem error.
+
+    Mid-stream errors come with the stream's status (200), so the error
+    *type* decides first and the status only when the type says nothing.
+    """
+    overflow = detect_context_overflow(message)
+    if overflow is not None and error_type in (None, "invalid_request_error") and (status is None or status < 500):
+        return ContextLengthExceeded(
+            f"Claude: the request does not fit the model's context window: {message}",
+            requested_tokens=overflow.requested_tokens,
+            allowed_tokens=overflow.allowed_tokens,
+            provider=PROVIDER,
+            agent_id=agent_id,
+        )
+    if error_type in {"authentication_error", "permission_error"} or status in (401, 403):
+        return AuthenticationFailed(
+            f"Anthropic rejected the API key ({error_type or f'HTTP {status}'}). Set {KEY_ENV} "
+            "(or api_key in the backend config) to a valid key with access to this model.",
+            provider=PROVIDER,
+            agent_id=agent_id,
+        )
+    if error_type == "rate_limit_error" or status == 429:
+        retry_after = parse_retry_after(headers.get("retry-after")) if headers is not None else None
+        return RateLimited(
+            f"Anthropic rate limit: {message}", retry_after=retry_after, provider=PROVIDER, agent_id=agent_id
+        )
+    if error_type in {"overloaded_error", "api_error", "timeout_error"} or (
+        status is not None and (status >= 500 or status == 408)
+    ):
+        label = error_type or f"HTTP {status}"
+        return ProviderUnavailable(
+            f"Anthropic failed on its side ({label}): {message}", provider=PROVIDER, agent_id=agent_id
+        )
+    label = ", ".join(part for part in (f"HTTP {status}" if status and status != 200 else None, error_type) if part)
+    return BackendError(f"Anthropic refused the request ({label or 'error'}): {message}", provider=PROVIDER, agent_id=agent_id)
+
+
+def translate_exception(exc: BaseException, *, agent_id: str | None = None, timeout: float | None = None) -> BaseException:
+    """Map an ``anthropic`` (or raw transport) exception to :mod:`massmem.errors`; others pass through."""
+    import anthropic
+
+    if isinstance(exc, BackendError):
+        return exc
+    if isinstance(exc, anthropic.APITimeoutError) or _is_timeout(exc):
+        limit = f" after {timeout:g}s" if timeout else ""
+        return ProviderUnavailable(f"Anthropic did not answer in time{limit}", provider=PROVIDER, agent_id=agent_id)
+    if isinstance(exc, anthropic.APIConnectionError):
+        return ProviderUnavailable("Anthropic connection failed or was dropped", provider=PROVIDER, agent_id=agent_id)
+    if isinstance(exc, anthropic.APIStatusError):
+        error_type, message = _error_fields(exc.body)
+        return _classify(
+            message or str(exc.message),
+            status=exc.status_code,
+            error_type=error_type or (str(exc.type) if getattr(exc, "type", None) else None),
+            headers=exc.response.headers,
+            agent_id=agent_id,
+        )
+    if isinstance(exc, anthropic.APIResponseValidationError):
+        return InvalidResponse(f"Anthropic sent data massmem cannot read: {exc.message}", provider=PROVIDER, agent_id=agent_id)
+    if isinstance(exc, json.JSONDecodeError):
+        return InvalidResponse(f"Anthropic sent an event that is not JSON: {exc.msg}", provider=PROVIDER, agent_id=agent_id)
+    if isinstance(exc, anthropic.AnthropicError):
+        return BackendError(f"Anthropic client error: {exc}", provider=PROVIDER, agent_id=agent_id)
+    if _is_transport_error(exc):
+        return ProviderUnavailable(
+            f"Anthropic connection failed or was dropped ({type(exc).__name__})", provider=PROVIDER, agent_id=agent_id
+        )
+    return exc
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    module = type(exc).__module__.split(".", 1)[0]
+    return module in {"httpx", "httpx2", "httpcore"} and "Timeout" in type(exc).__name__
+
+
+def _is_transport_error(exc: BaseException) -> bool:
+    """httpx/httpx2/anyio network errors the SDK does not wrap while a stream is read."""
+    module = type(exc).__module__.split(".", 1)[0]
+    if module in {"httpx", "httpx2", "httpcore", "anyio"}:
+        return True
+    return isinstance(exc, (ConnectionError, TimeoutError))
+
+
+# --------------------------------------------------------------------------------- stream
+
+
+@dataclass
+class _Block:
+    kind: str
+    tool_id: str = ""
+    name: str = ""
+    fragments: list[str] = field(default_factory=list)
+    initial_input: dict[str, Any] = field(default_factory=dict)
+    thinking: list[str] = field(default_factory=list)
+    signature: str = ""
+    data: str = ""
+
+
+class ClaudeTranslator:
+    """Turns Messages stream events into massmem events.
+
+    Tool calls are emitted when their block stops (whole, never partial).
+    Signed thinking blocks are kept in :attr:`thinking_blocks` so the backend
+    can hand them back with the tool results.  A stream without
+    ``message_stop`` was cut off and is reported as :class:`ProviderUnavailable`.
+    """
+
+    def __init__(self, agent_id: str | None = None) -> None:
+        self.agent_id = agent_id
+        self.blocks: dict[int, _Block] = {}
+        self.thinking_blocks: list[dict[str, Any]] = []
+        self.tool_ids: list[str] = []
+        self.input_tokens = 0
+        self.cached_tokens = 0
+        self.output_tokens = 0
+        self.reasoning_tokens = 0
+        self.stop_reason: str | None = None
+        self.stopped = False
+
+    def feed(self, event: Any) -> list[StreamEvent]:
+        match getattr(event, "type", None):
+            case "message_start":
+                self._input_usage(getattr(getattr(event, "message", None), "usage", None))
+            case "content_block_start":
+                self._start(int(getattr(event, "index", 0)), getattr(event, "content_block", None))
+            case "content_block_delta":
+                return self._delta(int(getattr(event, "index", 0)), getattr(event, "delta", None))
+            case "content_block_stop":
+                return self._stop(int(getattr(event, "index", 0)))
+            case "message_delta":
+                self.stop_reason = getattr(getattr(event, "delta", None), "stop_reason", None) or self.stop_reason
+                usage = getattr(event, "usage", None)
+                self._input_usage(usage, only_if_present=True)
+                if getattr(usage, "output_tokens", None) is not None:
+                    self.output_tokens = int(usage.output_tokens)
+                details = getattr(usage, "output_tokens_details", None)
+                if getattr(details, "thinking_tokens", None) is not None:
+                    self.reasoning_tokens = int(details.thinking_tokens)
+            case "message_stop":
+                self.stopped = True
+        return []
+
+    def _input_usage(self, usage: Any, *, only_if_present: bool = False) -> None:
+        if usage is None:
+            return
+        fresh = getattr(usage, "input_tokens", None)
+        if only_if_present and fresh is None:
+            return
+        created = getattr(usage, "cache_creation_input_tokens", None) or 0
+        read = getattr(usage, "cache_read_input_tokens", None) or 0
+        # Claude counts cached prompt tokens apart from input_tokens; massmem wants the whole prompt.
+        self.input_tokens = int(fresh or 0) + int(created) + int(read)
+        self.cached_tokens = int(read)
+        if not only_if_present and getattr(usage, "output_tokens", None) is not None:
+            self.output_tokens = int(usage.output_tokens)
+
+    def _start(self, index: int, block: Any) -> None:
+        kind = str(getattr(block, "type", "") or "")
+        item = _Block(kind=kind)
+        if kind == "tool_use":
+            item.tool_id = str(getattr(block, "id", "") or f"toolu_{index}")
+            item.name = str(getattr(block, "name", "") or "")
+            raw_input = getattr(block, "input", None)
+            item.initial_input = dict(raw_input) if isinstance(raw_input, Mapping) else {}
+        elif kind == "redacted_thinking":
+            item.data = str(getattr(block, "data", "") or "")
+        self.blocks[index] = item
+
+    def _delta(self, index: int, delta: Any) -> list[StreamEvent]:
+        block = self.blocks.setdefault(index, _Block(kind="text"))
+        match getattr(delta, "type", None):
+            case "text_delta":
+                text = getattr(delta, "text", "") or ""
+                return [TextDelta(text)] if text else []
+            case "thinking_delta":
+                text = getattr(delta, "thinking", "") or ""
+                block.thinking.append(text)
+                return [ReasoningDelta(text)] if text else []
+            case "signature_delta":
+                block.signature = getattr(delta, "signature", "") or ""
+            case "input_json_delta":
+                block.fragments.append(getattr(delta, "partial_json", "") or "")
+        return []
+
+    def _stop(self, index: int) -> list[StreamEvent]:
+        block = self.blocks.get(index)
+        if block is None:
+            return []
+        if block.kind == "thinking":
+            self.thinking_blocks.append(
+                {"type": "thinking", "thinking": "".join(block.thinking), "signature": block.signature}
+            )
+        elif block.kind == "redacted_thinking":
+            self.thinking_blocks.append({"type": "redacted_thinking", "data": block.data})
+        elif block.kind == "tool_use":
+            raw = "".join(block.fragments)
+            if not raw.strip() and block.initial_input:
+                raw = json.dumps(block.initial_input)
+            self.tool_ids.append(block.tool_id)
+            return [ToolCall.from_raw(block.tool_id, block.name, raw)]
+        return []
+
+    def close(self) -> list[StreamEvent]:
+        if not self.stopped:
+            raise ProviderUnavailable(
+                "Anthropic's stream ended before message_stop (connection closed early)",
+                provider=PROVIDER,
+                agent_id=self.agent_id,
+            )
+        reason = _FINISH.get(self.stop_reason or "end_turn", "other")
+        if self.tool_ids and reason == "stop":
+            reason = "tool_calls"
+        usage = Usage(
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+            reasoning_tokens=self.reasoning_tokens,
+            cached_tokens=self.cached_tokens,
+        )
+        return [usage, Finished(reason)]
+
+
+# --------------------------------------------------------------------------------- backend
+
+
+class ClaudeBackend(Backend):
+    """A Claude model behind Anthropic's Messages API."""
+
+    type_name = "claude"
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        api_key: str | None,
+        base_url: str | None = None,
+        timeout: float = 600.0,
+        max_tokens: int | None = None,
+        thinking_budget: int | None = None,
+        context_window: int | None = None,
+        agent_id: str | None = None,
+    ) -> None:
+        super().__init__(
+            model=model,
+            capabilities=Capabilities(
+                tool_calling=True,
+                json_schema=True,
+                reasoning=thinking_budget is not None,
+                system_prompt="parameter",
+                context_window=context_window or context_window_for(model),
+            ),
+        )
+        register_secret(api_key)
+        self._api_key = api_key or None
+        self.base_url = base_url or DEFAULT_BASE_URL
+        self.timeout = timeout
+        self.max_tokens = max_tokens
+        self.thinking_budget = thinking_budget
+        self.agent_id = agent_id
+        self._client: AsyncAnthropic | None = None
+        # tool_use id -> the signed thinking blocks that preceded it, for the next request.
+        self._thinking: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
+
+    def _sdk_client(self) -> AsyncAnthropic:
+        if self._api_key is None:
+            raise AuthenticationFailed(
+                f"no API key for the Claude backend ({self.model}): set {KEY_ENV} or api_key in the backend config",
+                provider=PROVIDER,
+                agent_id=self.agent_id,
+            )
+        if self._client is None:
+            from anthropic import AsyncAnthropic
+
+            self._client = AsyncAnthropic(
+                api_key=self._api_key, base_url=self.base_url, max_retries=0, timeout=self.timeout
+            )
+        return self._client
+
+    def params(self, request: ModelRequest) -> dict[str, Any]:
+        return build_params(
+            request,
+            model=self.model,
+            max_tokens=self.max_tokens,
+            thinking_budget=self.thinking_budget,
+            thinking=self._thinking,
+        )
+
+    def _remember_thinking(self, translator: ClaudeTranslator) -> None:
+        if not (translator.thinking_blocks and translator.tool_ids):
+            return
+        self._thinking[translator.tool_ids[0]] = list(translator.thinking_blocks)
+        while len(self._thinking) > _THINKING_MEMORY:
+            self._thinking.popitem(last=False)
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
+        client = self._sdk_client()
+        translator = ClaudeTranslator(self.agent_id)
+        try:
+            sdk_stream = await client.messages.create(**self.params(request), stream=True)
+            async with sdk_stream:
+                async for event in sdk_stream:
+                    for out in translator.feed(event):
+                        yield out
+            closing = translator.close()
+            self._remember_thinking(translator)
+            for out in closing:
+                yield out
+        except Exception as exc:
+            mapped = translate_exception(exc, agent_id=self.agent_id, timeout=self.timeout)
+            if mapped is exc:
+                raise
+            raise mapped from None
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
+
+
+def _resolve_key(config: ClaudeBackendConfig) -> str | None:
+    if config.api_key is not None:
+        value = config.api_key.get_secret_value().strip()
+        if value:
+            return value
+    return os.environ.get(KEY_ENV, "").strip() or None
+
+
+def from_config(config: ClaudeBackendConfig, **context: Any) -> ClaudeBackend:
+    """Registry factory for ``type: claude``; ``context`` may carry ``agent_id``."""
+    return ClaudeBackend(
+        model=config.model,
+        api_key=_resolve_key(config),
+        base_url=config.base_url,
+        timeout=config.timeout,
+        max_tokens=config.max_tokens,
+        thinking_budget=config.thinking_budget,
+        context_window=config.context_window,
+        agent_id=context.get("agent_id"),
+    )

@@ -1,0 +1,151 @@
+"""What the team loop reports while it runs, for displays, logs and recorders.
+
+The orchestrator yields these from :meth:`Orchestrator.stream`; it never calls display
+code, so a rich terminal view, a plain log and a test are all just consumers of one
+event stream.  Every event names the agent by its *real* id (people read these; models
+never see them).  Each is a frozen, kind-tagged dataclass: switch on them with ``match``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, TypeAlias
+
+if TYPE_CHECKING:
+    from massmem.coordination.orchestrator import RunResult
+
+__all__ = [
+    "AgentFailed",
+    "AgentReasoningDelta",
+    "AgentRetry",
+    "AgentStarted",
+    "AgentTextDelta",
+    "AgentUpdateInjected",
+    "AnswerSubmitted",
+    "CoordinationFinished",
+    "Event",
+    "FinalAnswerDelta",
+    "VoteCast",
+    "WinnerSelected",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStarted:
+    """A model call began.  ``turn`` counts the agent's calls for this question (1-based)."""
+
+    agent_id: str
+    turn: int
+    protocol: str
+    kind: Literal["agent_started"] = "agent_started"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentTextDelta:
+    agent_id: str
+    text: str
+    kind: Literal["agent_text"] = "agent_text"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentReasoningDelta:
+    agent_id: str
+    text: str
+    kind: Literal["agent_reasoning"] = "agent_reasoning"
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerSubmitted:
+    """An answer was accepted.  ``from_text`` marks a weak model's plain text taken as its answer."""
+
+    agent_id: str
+    label: str
+    content: str
+    revision: int
+    from_text: bool = False
+    kind: Literal["answer_submitted"] = "answer_submitted"
+
+
+@dataclass(frozen=True, slots=True)
+class VoteCast:
+    """A vote was counted.  ``implicit``: inferred from plain text, not cast by the model."""
+
+    agent_id: str
+    target_agent_id: str
+    target_label: str
+    reason: str
+    implicit: bool = False
+    kind: Literal["vote_cast"] = "vote_cast"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRetry:
+    """A reply was refused; the agent is asked again with an enforcement message."""
+
+    agent_id: str
+    reason: str
+    attempt: int
+    protocol: str
+    kind: Literal["agent_retry"] = "agent_retry"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentUpdateInjected:
+    """The agent gets another turn showing answers it had not seen.
+
+    ``discarded_vote``: the turn that just ended voted on an outdated set of answers,
+    so that vote was not counted.
+    """
+
+    agent_id: str
+    new_labels: tuple[str, ...]
+    discarded_vote: bool = False
+    kind: Literal["agent_update"] = "agent_update"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentFailed:
+    """The agent is out of this question; ``reason`` is one line for a person."""
+
+    agent_id: str
+    reason: str
+    kind: Literal["agent_failed"] = "agent_failed"
+
+
+@dataclass(frozen=True, slots=True)
+class WinnerSelected:
+    agent_id: str
+    label: str
+    votes: int
+    timed_out: bool = False
+    kind: Literal["winner_selected"] = "winner_selected"
+
+
+@dataclass(frozen=True, slots=True)
+class FinalAnswerDelta:
+    agent_id: str
+    text: str
+    kind: Literal["final_answer"] = "final_answer"
+
+
+@dataclass(frozen=True, slots=True)
+class CoordinationFinished:
+    """Always the last event of a run that did not raise."""
+
+    result: RunResult
+    kind: Literal["finished"] = "finished"
+
+
+Event: TypeAlias = (
+    AgentStarted
+    | AgentTextDelta
+    | AgentReasoningDelta
+    | AnswerSubmitted
+    | VoteCast
+    | AgentRetry
+    | AgentUpdateInjected
+    | AgentFailed
+    | WinnerSelected
+    | FinalAnswerDelta
+    | CoordinationFinished
+)

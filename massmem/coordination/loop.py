@@ -1,0 +1,397 @@
+"""The team loop for one question: a single coordinator over concurrent model calls.
+
+Each model call runs in its own asyncio task and reports back through one queue (deltas
+as they stream, then a :class:`_Done`).  Only the coordinator — the async generator in
+:meth:`RunLoop.events` — reads that queue and changes the :class:`CoordinationState`, so
+every rule is applied in one place, in order, without locks.  A call that ends always
+leads to exactly one of: a counted vote (the agent rests), another call (retry, update or
+follow-up), or the agent's failure.  Hence "no call in flight" means the run is over.
+
+Calls are never cancelled because someone else answered: when a call ends on an outdated
+revision, its vote is discarded and the agent is asked again with the news injected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass, field
+
+from massmem.agents.agent import Agent, TurnPlan
+from massmem.backends.base import Completion
+from massmem.config.schema import OrchestratorConfig
+from massmem.coordination import prompts
+from massmem.coordination.events import (
+    AgentFailed,
+    AgentReasoningDelta,
+    AgentRetry,
+    AgentStarted,
+    AgentTextDelta,
+    AgentUpdateInjected,
+    AnswerSubmitted,
+    Event,
+    FinalAnswerDelta,
+    VoteCast,
+)
+from massmem.coordination.prompts import Protocol
+from massmem.coordination.result import add_usage
+from massmem.coordination.state import Answer, CoordinationState, PastTurn
+from massmem.coordination.tools import (
+    Action,
+    Invalid,
+    NewAnswer,
+    VoteAction,
+    action_format,
+    extract_json_action,
+    parse_action,
+    workflow_tools,
+)
+from massmem.messages import ReasoningDelta, StreamEvent, TextDelta, Usage
+
+__all__ = ["RunLoop", "one_line"]
+
+
+def one_line(error: BaseException, limit: int = 200) -> str:
+    """``Type: first line of the message`` — short enough for a status line."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    line = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    """A model call ended: with a completion, or with a one-line failure reason."""
+
+    agent_id: str
+    completion: Completion | None
+    failure: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _FromText:
+    """A weak model's plain text standing in for an action (see :meth:`RunLoop._fallback`)."""
+
+    action: NewAnswer | VoteAction
+
+
+@dataclass
+class _Seat:
+    """The coordinator's bookkeeping for one agent on this question."""
+
+    agent: Agent
+    calls: int = 0
+    invalid: int = 0
+    seen_revision: int = 0
+    first_text: str = ""
+    protocol: Protocol = "tools"
+    usage: Usage = field(default_factory=Usage)
+    #: the agent's cumulative backend time when this question began
+    backend_base: float = 0.0
+    #: ``auto`` agent whose retries ran out once: it evidently cannot act, so later turns
+    #: use the plain-text protocol instead of spending every retry again
+    degraded: bool = False
+
+
+class RunLoop:
+    """Drives one question from the first call to a chosen answer (presentation included)."""
+
+    def __init__(
+        self,
+        agents: Sequence[Agent],
+        config: OrchestratorConfig,
+        question: str,
+        history: Sequence[PastTurn],
+    ) -> None:
+        self.config = config
+        self.question = question
+        self.history = tuple(history)
+        self.state = CoordinationState(tuple(a.id for a in agents))
+        self.seats = {a.id: _Seat(a, backend_base=a.backend_seconds) for a in agents}
+        self.queue: asyncio.Queue[_Done | Event] = asyncio.Queue()
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.outbox: list[Event] = []
+        self.timed_out = False
+        self._tools = tuple(workflow_tools(self.state.anon_ids()))
+        self._format = action_format(self.state.anon_ids())
+
+    # -- the coordinator ------------------------------------------------------------------------
+
+    async def coordinate(self) -> AsyncGenerator[Event, None]:
+        """Run until every active agent rests on a current vote, everyone failed, or time ran out."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.timeout
+        for agent_id in self.state.agent_ids:
+            self._launch(agent_id)
+        for event in self._drain():
+            yield event
+        while self.tasks:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    item = await self.queue.get()
+            except TimeoutError:
+                self.timed_out = True
+                break
+            if isinstance(item, _Done):
+                self.tasks.pop(item.agent_id, None)
+                self._handle(item)
+                for event in self._drain():
+                    yield event
+            else:
+                yield item
+        await self.cancel()
+
+    async def cancel(self) -> None:
+        """Cancel every call in flight and wait for them, so nothing outlives the run."""
+        tasks = list(self.tasks.values())
+        self.tasks.clear()
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _drain(self) -> list[Event]:
+        events, self.outbox = self.outbox, []
+        return events
+
+    # -- launching calls ------------------------------------------------------------------------
+
+    def _protocol(self, seat: _Seat) -> Protocol:
+        mode = seat.agent.action_mode
+        if mode != "auto":
+            return mode
+        if seat.degraded:
+            return "text"
+        if seat.invalid > 0 or not seat.agent.backend.capabilities.tool_calling:
+            return "json"
+        return "tools"
+
+    def _launch(self, agent_id: str, lead: str = "", *, retry: bool = False, discarded: bool = False) -> None:
+        """Start the agent's next call; ``lead`` opens its prompt (enforcement or a receipt)."""
+        seat = self.seats[agent_id]
+        if seat.calls >= self.config.max_turns_per_agent:
+            # Decided on the agent's behalf against the state as it is now, so never stale.
+            seat.seen_revision = self.state.revision
+            self._exhausted(agent_id, f"reached max_turns_per_agent ({self.config.max_turns_per_agent})")
+            return
+        if not retry:
+            seat.invalid, seat.first_text = 0, ""
+        state = self.state
+        if seat.calls == 0:
+            prompt, pin = prompts.task_message(self.question, state, self.history), True
+        else:
+            pin = False
+            missed = [a for a in state.answers_since(seat.seen_revision) if a.author != agent_id]
+            parts = [lead] if lead else []
+            if missed:
+                parts.append(prompts.update_message(state, missed))
+                labels = tuple(a.label for a in missed)
+                self.outbox.append(AgentUpdateInjected(agent_id, labels, discarded))
+            elif not retry:
+                parts.append(prompts.next_step_message(state))
+            prompt = "\n\n".join(parts)
+        seat.seen_revision = state.revision
+        seat.protocol = protocol = self._protocol(seat)
+        seat.calls += 1
+        agent = seat.agent
+        auto = agent.action_mode == "auto"
+        use_format = protocol == "json" and agent.backend.capabilities.json_schema
+        plan = TurnPlan(
+            system=prompts.system_prompt(state, agent_id, agent.system_message, protocol, auto=auto),
+            prompt=prompt,
+            pin_prompt=pin,
+            tools=self._tools if protocol == "tools" else (),
+            response_format=self._format if use_format else None,
+        )
+        state.mark_working(agent_id)
+        self.outbox.append(AgentStarted(agent_id, seat.calls, protocol))
+        self.tasks[agent_id] = asyncio.create_task(self._call(agent, plan), name=f"massmem:{agent_id}")
+
+    async def _call(self, agent: Agent, plan: TurnPlan, *, final: bool = False) -> None:
+        """One model call as a task.  It never raises (except cancellation): it reports."""
+        put = self.queue.put_nowait
+        agent_id = agent.id
+
+        def forward(event: StreamEvent) -> None:
+            match event:
+                case TextDelta(text=t):
+                    put(FinalAnswerDelta(agent_id, t) if final else AgentTextDelta(agent_id, t))
+                case ReasoningDelta(text=t):
+                    put(AgentReasoningDelta(agent_id, t))
+
+        limit = self.config.agent_timeout
+        try:
+            async with asyncio.timeout(limit) as scope:
+                completion = await agent.take_turn(plan, forward)
+        except Exception as error:
+            if isinstance(error, TimeoutError) and scope.expired():
+                put(_Done(agent_id, None, f"no reply within agent_timeout ({limit:g} s)"))
+            else:
+                put(_Done(agent_id, None, one_line(error)))
+        else:
+            put(_Done(agent_id, completion))
+
+    # -- handling a finished call ---------------------------------------------------------------
+
+    def _handle(self, done: _Done) -> None:
+        agent_id, seat = done.agent_id, self.seats[done.agent_id]
+        if done.completion is None:
+            self._fail(agent_id, done.failure or "failed")
+            return
+        completion = done.completion
+        seat.usage = add_usage(seat.usage, completion.usage)
+        if not seat.first_text and completion.text.strip():
+            seat.first_text = completion.text.strip()
+        mode = seat.agent.action_mode
+        action: Action | _FromText = parse_action(
+            completion,
+            self.state,
+            agent_id,
+            accept_tools=seat.protocol == "tools" or mode == "auto",
+            accept_json=seat.protocol != "tools" or mode == "auto",
+            max_answers=self.config.max_answers_per_agent,
+            novelty=self.config.answer_novelty,
+        )
+        if isinstance(action, Invalid):
+            if seat.protocol == "text" and action.code == "no_action":
+                # Plain text is this protocol's normal reply, not a mistake.
+                fallback = self._fallback(agent_id)
+                if fallback is not None:
+                    self._apply(agent_id, completion, fallback)
+                    return
+            if seat.invalid < self.config.max_invalid_retries:
+                self._retry(agent_id, completion, action)
+                return
+            self._give_up(
+                agent_id, completion, f"no valid action after {seat.invalid} retries ({action.code})"
+            )
+            return
+        self._apply(agent_id, completion, action)
+
+    def _retry(self, agent_id: str, completion: Completion, why: Invalid) -> None:
+        seat = self.seats[agent_id]
+        seat.invalid += 1
+        seat.agent.acknowledge(completion, f"Not recorded: {why.code.replace('_', ' ')}.")
+        protocol = self._protocol(seat)
+        reason = why.code + (f" ({why.detail})" if why.detail else "")
+        self.outbox.append(AgentRetry(agent_id, reason, seat.invalid, protocol))
+        self._launch(agent_id, prompts.enforcement_message(why.code, why.detail, protocol), retry=True)
+
+    def _give_up(self, agent_id: str, completion: Completion | None, reason: str) -> None:
+        """Retries are spent: weak-model fallback in ``auto``/``text`` mode, else the agent fails."""
+        if completion is not None:
+            self.seats[agent_id].agent.acknowledge(completion, "Not recorded.")
+        self._exhausted(agent_id, reason)
+
+    def _exhausted(self, agent_id: str, reason: str) -> None:
+        seat = self.seats[agent_id]
+        fallback = self._fallback(agent_id) if seat.agent.action_mode in ("auto", "text") else None
+        if fallback is None:
+            self._fail(agent_id, reason)
+        else:
+            seat.degraded = True
+            self._apply(agent_id, None, fallback)
+
+    def _fallback(self, agent_id: str) -> _FromText | None:
+        """Read a weak model's plain text as an action.
+
+        No answer yet: the text is its answer (or, if it repeats an existing answer, a vote
+        for that answer's author).  Has an answer: it stands by it — an implicit vote.
+        """
+        state, seat = self.state, self.seats[agent_id]
+        own = state.latest_answer(agent_id)
+        if own is not None:
+            return _FromText(VoteAction(state.anon_id(agent_id), "stands by its own answer"))
+        text = seat.first_text
+        data = extract_json_action(text) if text else None
+        if data is not None:
+            content = data.get("content")
+            text = content.strip() if isinstance(content, str) else ""
+        if not text:
+            return None
+        duplicate = state.duplicate_of(text, self.config.answer_novelty)
+        if duplicate is not None:
+            return _FromText(VoteAction(state.anon_id(duplicate.author), "gave the same answer"))
+        return _FromText(NewAnswer(text))
+
+    def _apply(
+        self, agent_id: str, completion: Completion | None, action: NewAnswer | VoteAction | _FromText
+    ) -> None:
+        seat, state = self.seats[agent_id], self.state
+        implicit = isinstance(action, _FromText)
+        if isinstance(action, _FromText):
+            action = action.action
+        stale = state.revision != seat.seen_revision
+        match action:
+            case NewAnswer(content=content):
+                answer = state.add_answer(agent_id, content)
+                if completion is not None:
+                    seat.agent.acknowledge(completion, f"Recorded as {answer.label}.")
+                self.outbox.append(
+                    AnswerSubmitted(agent_id, answer.label, answer.content, answer.revision, implicit)
+                )
+                self._launch(agent_id, prompts.recorded_message(answer))
+                self._wake_waiting(exclude=agent_id)
+            case VoteAction() if stale:
+                if completion is not None:
+                    seat.agent.acknowledge(completion, "Not counted: new answers arrived meanwhile.")
+                self._launch(agent_id, discarded=True)
+            case VoteAction(agent_id=target, reason=reason):
+                vote = state.add_vote(agent_id, target, reason, implicit=implicit)
+                if completion is not None:
+                    seat.agent.acknowledge(completion, "Vote recorded.")
+                author = state.real_id(target) or target
+                latest = state.latest_answer(author)
+                label = latest.label if latest is not None else ""
+                self.outbox.append(VoteCast(agent_id, author, label, vote.reason, vote.implicit))
+
+    def _wake_waiting(self, exclude: str) -> None:
+        """Agents resting on votes that a new answer just cleared: ask them again, with the news."""
+        for agent_id in self.state.agent_ids:
+            if (
+                agent_id != exclude
+                and agent_id not in self.tasks
+                and self.state.status[agent_id] == "waiting"
+            ):
+                self._launch(agent_id)
+
+    def _fail(self, agent_id: str, reason: str) -> None:
+        self.state.mark_failed(agent_id, reason)
+        self.outbox.append(AgentFailed(agent_id, reason))
+
+    # -- choosing and presenting ----------------------------------------------------------------
+
+    def chosen(self) -> Answer | None:
+        if not self.timed_out and self.state.everyone_voted():
+            return self.state.winner()
+        return self.state.best_available()
+
+    async def present(self, answer: Answer, timeout: float | None) -> AsyncGenerator[Event | _Done, None]:
+        """Stream the winner's final presentation; the last item is the call's :class:`_Done`."""
+        agent = self.seats[answer.author].agent
+        anon = self.state.anon_id(answer.author)
+        votes = [v for v in self.state.votes.values() if v.target == anon]
+        plan = TurnPlan(
+            system=prompts.presentation_system(agent.system_message),
+            prompt=prompts.presentation_prompt(self.question, answer, votes, self.history),
+            standalone=True,
+        )
+        # A fresh queue: leftovers of cancelled coordination calls must not end the presentation.
+        self.queue = asyncio.Queue()
+        task = asyncio.create_task(self._call(agent, plan, final=True), name=f"massmem:{agent.id}:final")
+        self.tasks[agent.id] = task
+        deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        item = await self.queue.get()
+                except TimeoutError:
+                    yield _Done(agent.id, None, f"presentation took longer than {timeout:g} s")
+                    return
+                if isinstance(item, _Done):
+                    self.tasks.pop(agent.id, None)
+                    yield item
+                    return
+                yield item
+        finally:
+            await self.cancel()
