@@ -278,7 +278,7 @@ def _int(value: Any) -> int:
 
 def _preview(obj: Any, limit: int = 200) -> str:
     dump = getattr(obj, "model_dump_json", None)
-    text = dump() if callable(dump) else repr(obj)
+    text = dump(warnings=False) if callable(dump) else repr(obj)
     return text if len(text) <= limit else text[:limit] + "…"
 
 

@@ -58,6 +58,15 @@ def one_line(error: BaseException, limit: int = 200) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+def _answer_text(text: str) -> str:
+    """What a reply offers as an answer: its text, or the content of a JSON action it wrote."""
+    data = extract_json_action(text)
+    if data is None:
+        return text
+    content = data.get("content")
+    return content.strip() if isinstance(content, str) else ""
+
+
 @dataclass(frozen=True, slots=True)
 class _Done:
     """A model call ended: with a completion, or with a one-line failure reason."""
@@ -82,7 +91,8 @@ class _Seat:
     calls: int = 0
     invalid: int = 0
     seen_revision: int = 0
-    first_text: str = ""
+    #: the non-empty texts of the current turn's replies (weak-model fallback material)
+    texts: list[str] = field(default_factory=list)
     protocol: Protocol = "tools"
     usage: Usage = field(default_factory=Usage)
     #: the agent's cumulative backend time when this question began
@@ -174,7 +184,8 @@ class RunLoop:
             self._exhausted(agent_id, f"reached max_turns_per_agent ({self.config.max_turns_per_agent})")
             return
         if not retry:
-            seat.invalid, seat.first_text = 0, ""
+            seat.invalid = 0
+            seat.texts.clear()
         state = self.state
         if seat.calls == 0:
             prompt, pin = prompts.task_message(self.question, state, self.history), True
@@ -239,8 +250,8 @@ class RunLoop:
             return
         completion = done.completion
         seat.usage = add_usage(seat.usage, completion.usage)
-        if not seat.first_text and completion.text.strip():
-            seat.first_text = completion.text.strip()
+        if completion.text.strip():
+            seat.texts.append(completion.text.strip())
         mode = seat.agent.action_mode
         action: Action | _FromText = parse_action(
             completion,
@@ -294,18 +305,15 @@ class RunLoop:
     def _fallback(self, agent_id: str) -> _FromText | None:
         """Read a weak model's plain text as an action.
 
-        No answer yet: the text is its answer (or, if it repeats an existing answer, a vote
-        for that answer's author).  Has an answer: it stands by it — an implicit vote.
+        No answer yet: the turn's first usable text is its answer (or, if it repeats an
+        existing answer, a vote for that answer's author).  Has an answer: it stands by it —
+        an implicit vote.
         """
         state, seat = self.state, self.seats[agent_id]
         own = state.latest_answer(agent_id)
         if own is not None:
             return _FromText(VoteAction(state.anon_id(agent_id), "stands by its own answer"))
-        text = seat.first_text
-        data = extract_json_action(text) if text else None
-        if data is not None:
-            content = data.get("content")
-            text = content.strip() if isinstance(content, str) else ""
+        text = next(filter(None, map(_answer_text, seat.texts)), "")
         if not text:
             return None
         duplicate = state.duplicate_of(text, self.config.answer_novelty)

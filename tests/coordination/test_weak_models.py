@@ -85,6 +85,10 @@ async def test_team_of_plain_text_models_still_produces_a_winner_and_final_answe
     assert votes and all(v.implicit and v.target_agent_id == v.agent_id for v in votes)
     assert result.winner == "tiny0"  # 1-1-1 tie: registration order
     assert result.final_answer.strip() and result.presented
+    # once retries ran out, later turns use the plain-text protocol instead of retrying again
+    protocols = [e.protocol for e in of_kind(events, AgentStarted) if e.agent_id == "tiny0"]
+    assert protocols[:3] == ["json"] * 3 and protocols[-1] == "text"
+    assert all(r.calls <= 6 for r in result.agents)
     for agent in agents:
         assert all(not r.tools for r in backend_of_fn(agent).requests)
 
@@ -118,3 +122,12 @@ async def test_weak_model_with_nothing_to_say_fails_cleanly() -> None:
     helper = Agent("helper", ScriptedBackend([AnswerReply("Four"), VoteReply("agent2")]))
     result, _ = await run_team([mute, helper], OrchestratorConfig(max_invalid_retries=1))
     assert "mute" in result.failures and result.winner == "helper"
+
+
+async def test_fallback_skips_json_without_content_and_uses_later_plain_text() -> None:
+    replies = ['{"action": "vote", "agent_id": "agent1"}', "The answer is four."]
+    agent = Agent("w", ScriptedBackend(replies, capabilities=JSON_ONLY))
+    result, events = await run_team([agent], OrchestratorConfig(max_invalid_retries=1))
+    assert [r.reason for r in of_kind(events, AgentRetry)] == ["vote_without_answers"]
+    assert result.winning_answer.content == "The answer is four."
+    assert of_kind(events, AnswerSubmitted)[0].from_text and result.votes[0].implicit
