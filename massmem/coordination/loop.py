@@ -46,6 +46,7 @@ from massmem.coordination.tools import (
     parse_action,
     workflow_tools,
 )
+from massmem.errors import InvalidResponse, ProviderUnavailable
 from massmem.messages import ReasoningDelta, StreamEvent, TextDelta, Usage
 
 __all__ = ["RunLoop", "one_line"]
@@ -74,6 +75,7 @@ class _Done:
     agent_id: str
     completion: Completion | None
     failure: str | None = None
+    error: BaseException | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +102,10 @@ class _Seat:
     #: ``auto`` agent whose retries ran out once: it evidently cannot act, so later turns
     #: use the plain-text protocol instead of spending every retry again
     degraded: bool = False
+    #: requests the provider failed because of their protocol: many OpenAI-compatible servers
+    #: reject or crash on ``tools`` or ``response_format``, so ``auto`` steps down a rung each
+    #: time — tools, then JSON actions, then plain text
+    refused: int = 0
 
 
 class RunLoop:
@@ -169,9 +175,9 @@ class RunLoop:
         mode = seat.agent.action_mode
         if mode != "auto":
             return mode
-        if seat.degraded:
+        if seat.degraded or seat.refused >= 2:
             return "text"
-        if seat.invalid > 0 or not seat.agent.backend.capabilities.tool_calling:
+        if seat.invalid > 0 or seat.refused or not seat.agent.backend.capabilities.tool_calling:
             return "json"
         return "tools"
 
@@ -237,7 +243,7 @@ class RunLoop:
             if isinstance(error, TimeoutError) and scope.expired():
                 put(_Done(agent_id, None, f"no reply within agent_timeout ({limit:g} s)"))
             else:
-                put(_Done(agent_id, None, one_line(error)))
+                put(_Done(agent_id, None, one_line(error), error))
         else:
             put(_Done(agent_id, completion))
 
@@ -246,6 +252,13 @@ class RunLoop:
     def _handle(self, done: _Done) -> None:
         agent_id, seat = done.agent_id, self.seats[done.agent_id]
         if done.completion is None:
+            if self._protocol_refused(seat, done.error):
+                failed = seat.protocol
+                seat.refused = 2 if failed == "json" else 1
+                reason = f"the provider failed a {failed}-protocol request ({done.failure}); stepping down"
+                self.outbox.append(AgentRetry(agent_id, reason, seat.invalid, self._protocol(seat)))
+                self._launch(agent_id, "", retry=True)
+                return
             self._fail(agent_id, done.failure or "failed")
             return
         completion = done.completion
@@ -277,6 +290,20 @@ class RunLoop:
             )
             return
         self._apply(agent_id, completion, action)
+
+    @staticmethod
+    def _protocol_refused(seat: _Seat, error: BaseException | None) -> bool:
+        """Might a simpler protocol have avoided this failure?  Then step down instead of failing.
+
+        Only in ``auto`` mode, at most once per rung, and only for faults a plainer request could
+        avoid: auth, context-length and rate-limit errors would be the same without tools.
+        """
+        return (
+            seat.agent.action_mode == "auto"
+            and seat.protocol in ("tools", "json")
+            and seat.refused < 2
+            and isinstance(error, (InvalidResponse, ProviderUnavailable))
+        )
 
     def _retry(self, agent_id: str, completion: Completion, why: Invalid) -> None:
         seat = self.seats[agent_id]
