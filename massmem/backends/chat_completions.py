@@ -17,6 +17,7 @@ registry imports this module only when a backend of this type is built).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -64,21 +65,23 @@ __all__ = [
     "to_wire_tools",
 ]
 
-#: How a :class:`JsonSchemaFormat` goes on the wire.  ``json_schema`` is OpenAI's structured
-#: output; ``json_object`` is the llama-cpp-python dialect, which rejects ``json_schema`` but
-#: grammar-constrains ``{"type": "json_object", "schema": ...}``.
-StructuredOutput = Literal["json_schema", "json_object"]
+#: Which flavour of the protocol the server speaks.  ``openai`` is the reference shape every
+#: compatible server accepts.  ``llama-cpp-python`` differs in two places (checked against its
+#: 0.3.36 server): it rejects ``response_format`` type ``json_schema`` but grammar-constrains
+#: ``{"type": "json_object", "schema": ...}``, and it rejects ``content: null`` on an assistant
+#: message that carries tool calls (it wants a string).
+Dialect = Literal["openai", "llama-cpp-python"]
 
 
 # --------------------------------------------------------------------------- request building
 
 
-def to_wire_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
+def to_wire_messages(messages: Sequence[Message], dialect: Dialect = "openai") -> list[dict[str, Any]]:
     """massmem messages as Chat Completions ``messages`` (system stays a message)."""
-    return [_wire_message(m) for m in messages]
+    return [_wire_message(m, dialect) for m in messages]
 
 
-def _wire_message(message: Message) -> dict[str, Any]:
+def _wire_message(message: Message, dialect: Dialect) -> dict[str, Any]:
     match message:
         case SystemMessage(content=c):
             return {"role": "system", "content": c}
@@ -87,8 +90,8 @@ def _wire_message(message: Message) -> dict[str, Any]:
         case AssistantMessage(content=c, tool_calls=calls):
             out: dict[str, Any] = {"role": "assistant", "content": c}
             if calls:
-                # OpenAI wants null (not "") beside tool calls when the model said nothing.
-                out["content"] = c or None
+                # OpenAI documents null beside tool calls when the model said nothing.
+                out["content"] = c or (None if dialect == "openai" else "")
                 out["tool_calls"] = [_wire_tool_call(t) for t in calls]
             return out
         case ToolResultMessage(tool_call_id=i, content=c):
@@ -116,9 +119,9 @@ def to_wire_tools(tools: Sequence[ToolSpec]) -> list[dict[str, Any]]:
     ]
 
 
-def response_format_param(fmt: JsonSchemaFormat, style: StructuredOutput = "json_schema") -> dict[str, Any]:
+def response_format_param(fmt: JsonSchemaFormat, dialect: Dialect = "openai") -> dict[str, Any]:
     """The ``response_format`` value for ``fmt`` in the server's dialect."""
-    if style == "json_object":
+    if dialect == "llama-cpp-python":
         return {"type": "json_object", "schema": fmt.schema}
     # OpenAI restricts the name to 64 letters, digits, '_' and '-'.
     name = re.sub(r"[^A-Za-z0-9_-]", "_", fmt.name)[:64] or "response"
@@ -314,7 +317,7 @@ class ChatCompletionsBackend(Backend):
         extra_headers: Mapping[str, str] | None = None,
         agent_id: str | None = None,
         capabilities: Capabilities | None = None,
-        structured_output: StructuredOutput = "json_schema",
+        dialect: Dialect = "openai",
         max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens",
         preflight: bool = False,
     ) -> None:
@@ -333,7 +336,7 @@ class ChatCompletionsBackend(Backend):
         self._key_env = key_env
         self._key_required = key_required
         self._extra_headers = dict(extra_headers or {})
-        self._structured_output: StructuredOutput = structured_output
+        self._dialect: Dialect = dialect
         self._max_tokens_field = max_tokens_field
         self._preflight = preflight
         self._send_stream_options = True
@@ -345,11 +348,9 @@ class ChatCompletionsBackend(Backend):
 
     # -- the seam ------------------------------------------------------------------------------
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
-        params = self._request_params(request)
         try:
             client = self._ensure_client()
-            prompt_tokens = await self._preflight_prompt_tokens(client, params) if self._preflight else None
-            sdk_stream = await self._open_stream(client, params)
+            prompt_tokens, sdk_stream = await self._start(client, request)
         except Exception as exc:
             raise self._translate(exc) from None
         assembler = _StreamAssembler()
@@ -385,15 +386,15 @@ class ChatCompletionsBackend(Backend):
     def _request_params(self, request: ModelRequest) -> dict[str, Any]:
         params: dict[str, Any] = {
             "model": self.model,
-            "messages": to_wire_messages(request.messages),
+            "messages": to_wire_messages(request.messages, self._dialect),
             "stream": True,
         }
         if request.tools:
             params["tools"] = to_wire_tools(request.tools)
             params["tool_choice"] = request.tool_choice
         if request.response_format is not None:
-            fmt = response_format_param(request.response_format, self._structured_output)
-            if self._structured_output == "json_schema":
+            fmt = response_format_param(request.response_format, self._dialect)
+            if self._dialect == "openai":
                 params["response_format"] = fmt
             else:
                 # Not a shape the SDK knows; extra_body sends it verbatim.
@@ -405,6 +406,20 @@ class ChatCompletionsBackend(Backend):
         if temperature is not None:
             params["temperature"] = temperature
         return params
+
+    async def _start(self, client: AsyncOpenAI, request: ModelRequest) -> tuple[int | None, Any]:
+        """Preflight (if on) and open the stream; switch dialect once if the server demands it."""
+        while True:
+            params = self._request_params(request)
+            try:
+                prompt_tokens = (
+                    await self._preflight_prompt_tokens(client, params) if self._preflight else None
+                )
+                return prompt_tokens, await self._open_stream(client, params)
+            except Exception as exc:
+                if self._dialect == "llama-cpp-python" or not _speaks_llama_cpp_python(exc):
+                    raise
+                self._dialect = "llama-cpp-python"
 
     def _ensure_client(self) -> AsyncOpenAI:
         if self._client is None:
@@ -430,9 +445,7 @@ class ChatCompletionsBackend(Backend):
         """Start streaming; servers that reject ``stream_options`` get the request once more without it."""
         if self._send_stream_options:
             try:
-                return await client.chat.completions.create(
-                    **params, stream_options={"include_usage": True}
-                )
+                return await client.chat.completions.create(**params, stream_options={"include_usage": True})
             except Exception as exc:
                 if not _rejects_stream_options(exc):
                     raise
@@ -440,7 +453,9 @@ class ChatCompletionsBackend(Backend):
         return await client.chat.completions.create(**params)
 
     async def _preflight_prompt_tokens(self, client: AsyncOpenAI, params: dict[str, Any]) -> int | None:
-        probe = {k: v for k, v in params.items() if k not in ("stream", "max_tokens", "max_completion_tokens")}
+        probe = {
+            k: v for k, v in params.items() if k not in ("stream", "max_tokens", "max_completion_tokens")
+        }
         probe[self._max_tokens_field] = 1
         response = await client.chat.completions.create(**probe)
         usage = getattr(response, "usage", None)
@@ -499,8 +514,12 @@ class ChatCompletionsBackend(Backend):
         overflow = self._overflow(exc, message)
         if overflow is not None:
             return overflow
-        if status >= 500:
-            return ProviderUnavailable(f"{self.provider} failed on its side (HTTP {status}): {message}", **where)
+        if status >= 500 and "validation error" not in message.lower():
+            # llama-cpp-python answers 500 to a request it cannot validate; retrying cannot help,
+            # so that one falls through to the non-retryable "refused" below.
+            return ProviderUnavailable(
+                f"{self.provider} failed on its side (HTTP {status}): {message}", **where
+            )
         return BackendError(f"{self.provider} refused the request (HTTP {status}): {message}", **where)
 
     def _translate_stream_error(self, exc: Any) -> BackendError:
@@ -551,10 +570,9 @@ def _counted_usage(prompt_tokens: int | None, output_chunks: int) -> Usage | Non
 
 
 async def _close_quietly(sdk_stream: Any) -> None:
-    try:
+    # Closing a broken connection may fail too; the error worth reporting is the one already raised.
+    with contextlib.suppress(Exception):
         await sdk_stream.close()
-    except Exception:  # noqa: BLE001 - closing a broken connection may fail; the real error is elsewhere
-        pass
 
 
 def _server_message(exc: Any) -> str:
@@ -580,6 +598,21 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     return parse_retry_after(headers.get("retry-after"))
 
 
+def _speaks_llama_cpp_python(exc: Exception) -> bool:
+    """llama-cpp-python's validation error for an OpenAI-shaped request it reads differently.
+
+    Its server answers 500 "validation error" naming ``'json_object'`` (no ``json_schema``
+    response format) or its ``ChatCompletionRequestAssistantMessage`` model (``content: null``);
+    a server that says so is talked to in its own dialect from then on.
+    """
+    if getattr(exc, "status_code", None) not in (400, 422, 500):
+        return False
+    text = str(getattr(exc, "message", "")) + str(getattr(exc, "body", ""))
+    return "validation error" in text and (
+        "'json_object'" in text or "ChatCompletionRequestAssistantMessage" in text
+    )
+
+
 def _rejects_stream_options(exc: Exception) -> bool:
     status = getattr(exc, "status_code", None)
     if status not in (400, 422):
@@ -588,9 +621,12 @@ def _rejects_stream_options(exc: Exception) -> bool:
     return "stream_options" in text or "include_usage" in text
 
 
+_TRANSPORT_PACKAGES = frozenset({"httpx", "httpx2", "httpcore", "httpcore2", "h11", "anyio"})
+
+
 def _is_transport_error(exc: BaseException) -> bool:
-    module = type(exc).__module__ or ""
-    return isinstance(exc, OSError) or module.split(".")[0] in {"httpx", "httpx2", "httpcore", "httpcore2", "h11"}
+    package = (type(exc).__module__ or "").split(".")[0]
+    return isinstance(exc, OSError) or package in _TRANSPORT_PACKAGES
 
 
 def _opt_int(value: Any) -> int | None:

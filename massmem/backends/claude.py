@@ -61,6 +61,7 @@ __all__ = [
     "build_params",
     "context_window_for",
     "from_config",
+    "resolve_key",
     "translate_exception",
 ]
 
@@ -72,9 +73,7 @@ DEFAULT_MAX_TOKENS = 8192
 #: Thinking blocks remembered per backend, keyed by the tool_use id they preceded.
 _THINKING_MEMORY = 512
 
-_CONTEXT_WINDOWS: tuple[tuple[str, int], ...] = (
-    ("claude-", 200_000),
-)
+_CONTEXT_WINDOWS: tuple[tuple[str, int], ...] = (("claude-", 200_000),)
 
 _FINISH: dict[str, FinishReason] = {
     "end_turn": "stop",
@@ -140,7 +139,9 @@ def _messages(
                 if text:
                     blocks.append({"type": "text", "text": text})
                 for call in calls:
-                    blocks.append({"type": "tool_use", "id": call.id, "name": call.name, "input": dict(call.arguments)})
+                    blocks.append(
+                        {"type": "tool_use", "id": call.id, "name": call.name, "input": dict(call.arguments)}
+                    )
                 turns.append(("assistant", blocks))
             case ToolResultMessage(tool_call_id=call_id, content=text):
                 turns.append(("user", [{"type": "tool_result", "tool_use_id": call_id, "content": text}]))
@@ -174,7 +175,9 @@ def build_params(
             choice = "auto"  # forced tool use is not allowed together with extended thinking
         params["tool_choice"] = {"type": choice}
     if request.response_format is not None:
-        params["output_config"] = {"format": {"type": "json_schema", "schema": request.response_format.schema}}
+        params["output_config"] = {
+            "format": {"type": "json_schema", "schema": request.response_format.schema}
+        }
     if thinking_budget:
         params["thinking"] = {"type": "enabled", "budget_tokens": thinking_budget}
     # No ``temperature``: the Messages API of anthropic 2.x has no sampling parameters, so a
@@ -209,7 +212,11 @@ def _classify(
     *type* decides first and the status only when the type says nothing.
     """
     overflow = detect_context_overflow(message)
-    if overflow is not None and error_type in (None, "invalid_request_error") and (status is None or status < 500):
+    if (
+        overflow is not None
+        and error_type in (None, "invalid_request_error")
+        and (status is None or status < 500)
+    ):
         return ContextLengthExceeded(
             f"Claude: the request does not fit the model's context window: {message}",
             requested_tokens=overflow.requested_tokens,
@@ -236,11 +243,17 @@ def _classify(
         return ProviderUnavailable(
             f"Anthropic failed on its side ({label}): {message}", provider=PROVIDER, agent_id=agent_id
         )
-    label = ", ".join(part for part in (f"HTTP {status}" if status and status != 200 else None, error_type) if part)
-    return BackendError(f"Anthropic refused the request ({label or 'error'}): {message}", provider=PROVIDER, agent_id=agent_id)
+    label = ", ".join(
+        part for part in (f"HTTP {status}" if status and status != 200 else None, error_type) if part
+    )
+    return BackendError(
+        f"Anthropic refused the request ({label or 'error'}): {message}", provider=PROVIDER, agent_id=agent_id
+    )
 
 
-def translate_exception(exc: BaseException, *, agent_id: str | None = None, timeout: float | None = None) -> BaseException:
+def translate_exception(
+    exc: BaseException, *, agent_id: str | None = None, timeout: float | None = None
+) -> BaseException:
     """Map an ``anthropic`` (or raw transport) exception to :mod:`massmem.errors`; others pass through."""
     import anthropic
 
@@ -248,9 +261,13 @@ def translate_exception(exc: BaseException, *, agent_id: str | None = None, time
         return exc
     if isinstance(exc, anthropic.APITimeoutError) or _is_timeout(exc):
         limit = f" after {timeout:g}s" if timeout else ""
-        return ProviderUnavailable(f"Anthropic did not answer in time{limit}", provider=PROVIDER, agent_id=agent_id)
+        return ProviderUnavailable(
+            f"Anthropic did not answer in time{limit}", provider=PROVIDER, agent_id=agent_id
+        )
     if isinstance(exc, anthropic.APIConnectionError):
-        return ProviderUnavailable("Anthropic connection failed or was dropped", provider=PROVIDER, agent_id=agent_id)
+        return ProviderUnavailable(
+            "Anthropic connection failed or was dropped", provider=PROVIDER, agent_id=agent_id
+        )
     if isinstance(exc, anthropic.APIStatusError):
         error_type, message = _error_fields(exc.body)
         return _classify(
@@ -261,14 +278,20 @@ def translate_exception(exc: BaseException, *, agent_id: str | None = None, time
             agent_id=agent_id,
         )
     if isinstance(exc, anthropic.APIResponseValidationError):
-        return InvalidResponse(f"Anthropic sent data massmem cannot read: {exc.message}", provider=PROVIDER, agent_id=agent_id)
+        return InvalidResponse(
+            f"Anthropic sent data massmem cannot read: {exc.message}", provider=PROVIDER, agent_id=agent_id
+        )
     if isinstance(exc, json.JSONDecodeError):
-        return InvalidResponse(f"Anthropic sent an event that is not JSON: {exc.msg}", provider=PROVIDER, agent_id=agent_id)
+        return InvalidResponse(
+            f"Anthropic sent an event that is not JSON: {exc.msg}", provider=PROVIDER, agent_id=agent_id
+        )
     if isinstance(exc, anthropic.AnthropicError):
         return BackendError(f"Anthropic client error: {exc}", provider=PROVIDER, agent_id=agent_id)
     if _is_transport_error(exc):
         return ProviderUnavailable(
-            f"Anthropic connection failed or was dropped ({type(exc).__name__})", provider=PROVIDER, agent_id=agent_id
+            f"Anthropic connection failed or was dropped ({type(exc).__name__})",
+            provider=PROVIDER,
+            agent_id=agent_id,
         )
     return exc
 
@@ -333,17 +356,22 @@ class ClaudeTranslator:
             case "content_block_stop":
                 return self._stop(int(getattr(event, "index", 0)))
             case "message_delta":
-                self.stop_reason = getattr(getattr(event, "delta", None), "stop_reason", None) or self.stop_reason
-                usage = getattr(event, "usage", None)
-                self._input_usage(usage, only_if_present=True)
-                if getattr(usage, "output_tokens", None) is not None:
-                    self.output_tokens = int(usage.output_tokens)
-                details = getattr(usage, "output_tokens_details", None)
-                if getattr(details, "thinking_tokens", None) is not None:
-                    self.reasoning_tokens = int(details.thinking_tokens)
+                self._message_delta(event)
             case "message_stop":
                 self.stopped = True
         return []
+
+    def _message_delta(self, event: Any) -> None:
+        """The stop reason and the cumulative output count (which replaces, never adds to, the last)."""
+        self.stop_reason = getattr(getattr(event, "delta", None), "stop_reason", None) or self.stop_reason
+        usage: Any = getattr(event, "usage", None)
+        self._input_usage(usage, only_if_present=True)
+        output = getattr(usage, "output_tokens", None)
+        if output is not None:
+            self.output_tokens = int(output)
+        thinking = getattr(getattr(usage, "output_tokens_details", None), "thinking_tokens", None)
+        if thinking is not None:
+            self.reasoning_tokens = int(thinking)
 
     def _input_usage(self, usage: Any, *, only_if_present: bool = False) -> None:
         if usage is None:
@@ -467,8 +495,11 @@ class ClaudeBackend(Backend):
 
     def _sdk_client(self) -> AsyncAnthropic:
         if self._api_key is None:
+            where = f"set {KEY_ENV} or api_key in the backend config"
+            if not _official(self.base_url):
+                where = f"set api_key in the backend config ({KEY_ENV} is only sent to {DEFAULT_BASE_URL})"
             raise AuthenticationFailed(
-                f"no API key for the Claude backend ({self.model}): set {KEY_ENV} or api_key in the backend config",
+                f"no API key for the Claude backend ({self.model}): {where}",
                 provider=PROVIDER,
                 agent_id=self.agent_id,
             )
@@ -521,11 +552,22 @@ class ClaudeBackend(Backend):
             await client.close()
 
 
-def _resolve_key(config: ClaudeBackendConfig) -> str | None:
+def _official(base_url: str | None) -> bool:
+    return base_url is None or base_url.rstrip("/") == DEFAULT_BASE_URL
+
+
+def resolve_key(config: ClaudeBackendConfig) -> str | None:
+    """The key from the config, else ``ANTHROPIC_API_KEY`` — only for Anthropic's own endpoint.
+
+    The environment's key is never sent to a custom ``base_url`` (it would leak
+    to whatever host that is); such a backend names its key in the config.
+    """
     if config.api_key is not None:
         value = config.api_key.get_secret_value().strip()
         if value:
             return value
+    if not _official(config.base_url):
+        return None
     return os.environ.get(KEY_ENV, "").strip() or None
 
 
@@ -533,7 +575,7 @@ def from_config(config: ClaudeBackendConfig, **context: Any) -> ClaudeBackend:
     """Registry factory for ``type: claude``; ``context`` may carry ``agent_id``."""
     return ClaudeBackend(
         model=config.model,
-        api_key=_resolve_key(config),
+        api_key=resolve_key(config),
         base_url=config.base_url,
         timeout=config.timeout,
         max_tokens=config.max_tokens,

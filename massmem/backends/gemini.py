@@ -25,9 +25,8 @@ import re
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable, Mapping
-from contextlib import aclosing
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from massmem.backends.base import Backend, Capabilities, ModelRequest
 from massmem.backends.faults import detect_context_overflow, parse_retry_after
@@ -64,10 +63,11 @@ __all__ = [
     "KEY_ENVS",
     "GeminiBackend",
     "GeminiTranslator",
-    "build_contents",
     "build_config",
+    "build_contents",
     "context_window_for",
     "from_config",
+    "resolve_key",
     "translate_exception",
 ]
 
@@ -227,7 +227,10 @@ def build_config(
     if temp is not None:
         config["temperature"] = temp
     if thinking_budget is not None:
-        config["thinking_config"] = {"thinking_budget": thinking_budget, "include_thoughts": thinking_budget > 0}
+        config["thinking_config"] = {
+            "thinking_budget": thinking_budget,
+            "include_thoughts": thinking_budget > 0,
+        }
     return config
 
 
@@ -265,17 +268,16 @@ def _classify(
     headers: Mapping[str, str] | None = None,
     agent_id: str | None = None,
 ) -> BackendError:
-    """One Gemini error (HTTP code + RPC status) as a massmem error."""
-    overflow = detect_context_overflow(message)
-    if overflow is not None and (code is None or 400 <= code < 500):
-        return ContextLengthExceeded(
-            f"Gemini: the request does not fit the model's context window: {message}",
-            requested_tokens=overflow.requested_tokens,
-            allowed_tokens=overflow.allowed_tokens,
-            provider=PROVIDER,
-            agent_id=agent_id,
-        )
-    if code in (401, 403) or status in {"UNAUTHENTICATED", "PERMISSION_DENIED"} or _is_key_problem(message, details):
+    """One Gemini error (HTTP code + RPC status) as a massmem error.
+
+    Keys and quotas are decided first, so a quota message that mentions
+    tokens is never taken for a context overflow.
+    """
+    if (
+        code in (401, 403)
+        or status in {"UNAUTHENTICATED", "PERMISSION_DENIED"}
+        or _is_key_problem(message, details)
+    ):
         return AuthenticationFailed(
             f"Google rejected the Gemini API key ({status or f'HTTP {code}'}). Set {KEY_ENVS[0]} "
             f"(or {KEY_ENVS[1]}, or api_key in the backend config) to a valid key.",
@@ -289,15 +291,34 @@ def _classify(
             provider=PROVIDER,
             agent_id=agent_id,
         )
-    if (code is not None and (code >= 500 or code == 408)) or status in {"UNAVAILABLE", "INTERNAL", "DEADLINE_EXCEEDED"}:
+    overflow = detect_context_overflow(message)
+    if overflow is not None and (code is None or 400 <= code < 500):
+        return ContextLengthExceeded(
+            f"Gemini: the request does not fit the model's context window: {message}",
+            requested_tokens=overflow.requested_tokens,
+            allowed_tokens=overflow.allowed_tokens,
+            provider=PROVIDER,
+            agent_id=agent_id,
+        )
+    if (code is not None and (code >= 500 or code == 408)) or status in {
+        "UNAVAILABLE",
+        "INTERNAL",
+        "DEADLINE_EXCEEDED",
+    }:
         return ProviderUnavailable(
-            f"Gemini failed on its side ({status or f'HTTP {code}'}): {message}", provider=PROVIDER, agent_id=agent_id
+            f"Gemini failed on its side ({status or f'HTTP {code}'}): {message}",
+            provider=PROVIDER,
+            agent_id=agent_id,
         )
     label = ", ".join(part for part in (f"HTTP {code}" if code else None, status) if part)
-    return BackendError(f"Gemini refused the request ({label or 'error'}): {message}", provider=PROVIDER, agent_id=agent_id)
+    return BackendError(
+        f"Gemini refused the request ({label or 'error'}): {message}", provider=PROVIDER, agent_id=agent_id
+    )
 
 
-def translate_exception(exc: BaseException, *, agent_id: str | None = None, timeout: float | None = None) -> BaseException:
+def translate_exception(
+    exc: BaseException, *, agent_id: str | None = None, timeout: float | None = None
+) -> BaseException:
     """Map a ``google.genai`` (or raw transport) exception to :mod:`massmem.errors`; others pass through."""
     from google.genai import errors as genai_errors
 
@@ -315,15 +336,23 @@ def translate_exception(exc: BaseException, *, agent_id: str | None = None, time
             agent_id=agent_id,
         )
     if isinstance(exc, (genai_errors.UnknownApiResponseError, json.JSONDecodeError)):
-        return InvalidResponse(f"Gemini sent a chunk that is not JSON: {exc}", provider=PROVIDER, agent_id=agent_id)
+        return InvalidResponse(
+            f"Gemini sent a chunk that is not JSON: {exc}", provider=PROVIDER, agent_id=agent_id
+        )
     if type(exc).__module__.split(".", 1)[0] == "pydantic":
-        return InvalidResponse(f"Gemini sent a chunk massmem cannot read: {exc}", provider=PROVIDER, agent_id=agent_id)
+        return InvalidResponse(
+            f"Gemini sent a chunk massmem cannot read: {exc}", provider=PROVIDER, agent_id=agent_id
+        )
     if _is_timeout(exc):
         limit = f" after {timeout:g}s" if timeout else ""
-        return ProviderUnavailable(f"Gemini did not answer in time{limit}", provider=PROVIDER, agent_id=agent_id)
+        return ProviderUnavailable(
+            f"Gemini did not answer in time{limit}", provider=PROVIDER, agent_id=agent_id
+        )
     if _is_transport_error(exc):
         return ProviderUnavailable(
-            f"Gemini connection failed or was dropped ({type(exc).__name__})", provider=PROVIDER, agent_id=agent_id
+            f"Gemini connection failed or was dropped ({type(exc).__name__})",
+            provider=PROVIDER,
+            agent_id=agent_id,
         )
     return exc
 
@@ -477,9 +506,13 @@ class GeminiBackend(Backend):
 
     def _sdk_client(self) -> Client:
         if self._api_key is None:
+            where = f"set {KEY_ENVS[0]} (or {KEY_ENVS[1]}) or api_key in the backend config"
+            if not _official(self.base_url):
+                where = (
+                    f"set api_key in the backend config ({KEY_ENVS[0]} is only sent to {DEFAULT_BASE_URL})"
+                )
             raise AuthenticationFailed(
-                f"no API key for the Gemini backend ({self.model}): set {KEY_ENVS[0]} "
-                f"(or {KEY_ENVS[1]}) or api_key in the backend config",
+                f"no API key for the Gemini backend ({self.model}): {where}",
                 provider=PROVIDER,
                 agent_id=self.agent_id,
             )
@@ -518,13 +551,15 @@ class GeminiBackend(Backend):
         translator = GeminiTranslator(self.agent_id)
         contents, config = self.request_parts(request)
         try:
-            chunks = await client.aio.models.generate_content_stream(
-                model=self.model, contents=contents, config=config
+            chunks: Any = await client.aio.models.generate_content_stream(
+                model=self.model, contents=cast(Any, contents), config=cast(Any, config)
             )
-            async with aclosing(chunks) as stream:
-                async for chunk in stream:
+            try:
+                async for chunk in chunks:
                     for out in translator.feed(chunk):
                         yield out
+            finally:
+                await chunks.aclose()  # releases the connection when the consumer stops early
             closing = translator.close()
             self._remember(translator)
             for out in closing:
@@ -541,11 +576,22 @@ class GeminiBackend(Backend):
             await client.aio.aclose()
 
 
-def _resolve_key(config: GeminiBackendConfig) -> str | None:
+def _official(base_url: str | None) -> bool:
+    return base_url is None or base_url.rstrip("/") == DEFAULT_BASE_URL.rstrip("/")
+
+
+def resolve_key(config: GeminiBackendConfig) -> str | None:
+    """The key from the config, else ``GEMINI_API_KEY`` then ``GOOGLE_API_KEY`` — only for Google's endpoint.
+
+    The environment's key is never sent to a custom ``base_url`` (it would leak
+    to whatever host that is); such a backend names its key in the config.
+    """
     if config.api_key is not None:
         value = config.api_key.get_secret_value().strip()
         if value:
             return value
+    if not _official(config.base_url):
+        return None
     for name in KEY_ENVS:
         value = os.environ.get(name, "").strip()
         if value:
@@ -557,7 +603,7 @@ def from_config(config: GeminiBackendConfig, **context: Any) -> GeminiBackend:
     """Registry factory for ``type: gemini``; ``context`` may carry ``agent_id``."""
     return GeminiBackend(
         model=config.model,
-        api_key=_resolve_key(config),
+        api_key=resolve_key(config),
         base_url=config.base_url,
         timeout=config.timeout,
         max_tokens=config.max_tokens,

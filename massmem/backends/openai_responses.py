@@ -59,6 +59,7 @@ __all__ = [
     "context_window_for",
     "from_config",
     "is_reasoning_model",
+    "resolve_key",
     "translate_exception",
 ]
 
@@ -220,7 +221,20 @@ def _classify(
     headers: Mapping[str, str] | None = None,
     agent_id: str | None = None,
 ) -> BackendError:
-    """One OpenAI error (HTTP status or in-stream code) as a massmem error."""
+    """One OpenAI error (HTTP status or in-stream code) as a massmem error.
+
+    Keys and rate limits are decided first: their messages mention tokens too,
+    and must never be mistaken for a context overflow.
+    """
+    if status in (401, 403) or code in {"invalid_api_key", "invalid_authentication"}:
+        return _auth_failed(status, code, agent_id)
+    if status == 429 or code in {"rate_limit_exceeded", "insufficient_quota"}:
+        return RateLimited(
+            f"OpenAI rate limit ({code or 'HTTP 429'}): {message}",
+            retry_after=_retry_after(headers),
+            provider=PROVIDER,
+            agent_id=agent_id,
+        )
     overflow = detect_context_overflow(message, code)
     if overflow is not None and (status is None or 400 <= status < 500):
         return ContextLengthExceeded(
@@ -230,25 +244,12 @@ def _classify(
             provider=PROVIDER,
             agent_id=agent_id,
         )
-    if status in (401, 403) or code in {"invalid_api_key", "invalid_authentication"}:
-        return _auth_failed(status, code, agent_id)
-    if status == 429 or code in {"rate_limit_exceeded", "insufficient_quota"}:
-        retry_after = None
-        if headers is not None:
-            ms = parse_retry_after(headers.get("retry-after-ms"))
-            retry_after = ms / 1000.0 if ms is not None else parse_retry_after(headers.get("retry-after"))
-        return RateLimited(
-            f"OpenAI rate limit ({code or 'HTTP 429'}): {message}",
-            retry_after=retry_after,
-            provider=PROVIDER,
-            agent_id=agent_id,
-        )
-    if (status is not None and (status >= 500 or status in (408, 409))) or code in {
-        "server_error",
-        "vector_store_timeout",
-    } or error_type == "server_error":
+    server_side = status is not None and (status >= 500 or status in (408, 409))
+    if server_side or code in {"server_error", "vector_store_timeout"} or error_type == "server_error":
         label = f"HTTP {status}" if status else (code or "server error")
-        return ProviderUnavailable(f"OpenAI failed on its side ({label}): {message}", provider=PROVIDER, agent_id=agent_id)
+        return ProviderUnavailable(
+            f"OpenAI failed on its side ({label}): {message}", provider=PROVIDER, agent_id=agent_id
+        )
     label = f"HTTP {status}" if status else "error"
     detail = ", ".join(part for part in (error_type, code) if part)
     return BackendError(
@@ -256,6 +257,14 @@ def _classify(
         provider=PROVIDER,
         agent_id=agent_id,
     )
+
+
+def _retry_after(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds from ``retry-after-ms`` (OpenAI's precise form) or ``retry-after``."""
+    if headers is None:
+        return None
+    millis = parse_retry_after(headers.get("retry-after-ms"))
+    return millis / 1000.0 if millis is not None else parse_retry_after(headers.get("retry-after"))
 
 
 def _body_fields(body: object) -> tuple[str | None, str | None, str | None]:
@@ -272,7 +281,9 @@ def _body_fields(body: object) -> tuple[str | None, str | None, str | None]:
     return None, None, None
 
 
-def translate_exception(exc: BaseException, *, agent_id: str | None = None, timeout: float | None = None) -> BaseException:
+def translate_exception(
+    exc: BaseException, *, agent_id: str | None = None, timeout: float | None = None
+) -> BaseException:
     """Map an ``openai`` (or transport) exception to :mod:`massmem.errors`; other exceptions pass through."""
     import openai
 
@@ -280,7 +291,9 @@ def translate_exception(exc: BaseException, *, agent_id: str | None = None, time
         return exc
     if isinstance(exc, openai.APITimeoutError):
         limit = f" after {timeout:g}s" if timeout else ""
-        return ProviderUnavailable(f"OpenAI did not answer in time{limit}", provider=PROVIDER, agent_id=agent_id)
+        return ProviderUnavailable(
+            f"OpenAI did not answer in time{limit}", provider=PROVIDER, agent_id=agent_id
+        )
     if isinstance(exc, openai.APIConnectionError):
         cause = exc.__cause__
         detail = f" ({type(cause).__name__})" if cause is not None else ""
@@ -298,18 +311,26 @@ def translate_exception(exc: BaseException, *, agent_id: str | None = None, time
             agent_id=agent_id,
         )
     if isinstance(exc, openai.APIResponseValidationError):
-        return InvalidResponse(f"OpenAI sent data massmem cannot read: {exc.message}", provider=PROVIDER, agent_id=agent_id)
+        return InvalidResponse(
+            f"OpenAI sent data massmem cannot read: {exc.message}", provider=PROVIDER, agent_id=agent_id
+        )
     if isinstance(exc, openai.APIError):
         # An error object inside the stream (the SDK raises these without an HTTP status).
         message, code, kind = _body_fields(exc.body)
-        return _classify(message or exc.message, code=code or exc.code, error_type=kind or exc.type, agent_id=agent_id)
+        return _classify(
+            message or exc.message, code=code or exc.code, error_type=kind or exc.type, agent_id=agent_id
+        )
     if isinstance(exc, json.JSONDecodeError):
-        return InvalidResponse(f"OpenAI sent an event that is not JSON: {exc.msg}", provider=PROVIDER, agent_id=agent_id)
+        return InvalidResponse(
+            f"OpenAI sent an event that is not JSON: {exc.msg}", provider=PROVIDER, agent_id=agent_id
+        )
     if isinstance(exc, openai.OpenAIError):
         return BackendError(f"OpenAI client error: {exc}", provider=PROVIDER, agent_id=agent_id)
     if _is_transport_error(exc):
         return ProviderUnavailable(
-            f"OpenAI connection failed or was dropped ({type(exc).__name__})", provider=PROVIDER, agent_id=agent_id
+            f"OpenAI connection failed or was dropped ({type(exc).__name__})",
+            provider=PROVIDER,
+            agent_id=agent_id,
         )
     return exc
 
@@ -334,7 +355,9 @@ class _PendingCall:
     emitted: bool = False
 
     def as_tool_call(self) -> ToolCall:
-        return ToolCall.from_raw(self.call_id, self.name, self.final if self.final is not None else "".join(self.arguments))
+        return ToolCall.from_raw(
+            self.call_id, self.name, self.final if self.final is not None else "".join(self.arguments)
+        )
 
 
 class ResponsesTranslator:
@@ -390,20 +413,24 @@ class ResponsesTranslator:
                 )
         return []
 
+    @staticmethod
+    def _new_call(item: Any) -> tuple[str, _PendingCall]:
+        """The item id the argument deltas will name, and the call it starts."""
+        call_id = str(getattr(item, "call_id", None) or getattr(item, "id", None) or "")
+        key = str(getattr(item, "id", None) or call_id)
+        return key, _PendingCall(call_id=call_id, name=str(getattr(item, "name", None) or ""))
+
     def _track(self, item: Any) -> None:
         if getattr(item, "type", None) != "function_call":
             return
-        key = getattr(item, "id", None) or getattr(item, "call_id", "")
-        self.calls[key] = _PendingCall(call_id=getattr(item, "call_id", key), name=getattr(item, "name", ""))
+        key, pending = self._new_call(item)
+        self.calls[key] = pending
 
     def _complete_item(self, item: Any) -> list[StreamEvent]:
         if getattr(item, "type", None) != "function_call":
             return []
-        key = getattr(item, "id", None) or getattr(item, "call_id", "")
-        pending = self.calls.get(key)
-        if pending is None:
-            pending = _PendingCall(call_id=getattr(item, "call_id", key), name=getattr(item, "name", ""))
-            self.calls[key] = pending
+        key, fresh = self._new_call(item)
+        pending = self.calls.setdefault(key, fresh)
         if getattr(item, "arguments", None):
             pending.final = item.arguments
         pending.name = getattr(item, "name", None) or pending.name
@@ -511,9 +538,11 @@ class OpenAIResponsesBackend(Backend):
 
     def _sdk_client(self) -> AsyncOpenAI:
         if self._api_key is None:
+            where = f"set {KEY_ENV} or api_key in the backend config"
+            if not _official(self.base_url):
+                where = f"set api_key in the backend config ({KEY_ENV} is only sent to {DEFAULT_BASE_URL})"
             raise AuthenticationFailed(
-                f"no API key for the OpenAI backend ({self.model}): set {KEY_ENV} "
-                "or api_key in the backend config",
+                f"no API key for the OpenAI backend ({self.model}): {where}",
                 provider=PROVIDER,
                 agent_id=self.agent_id,
             )
@@ -558,11 +587,23 @@ class OpenAIResponsesBackend(Backend):
             await client.close()
 
 
-def _resolve_key(config: OpenAIBackendConfig) -> str | None:
+def _official(base_url: str | None) -> bool:
+    return base_url is None or base_url.rstrip("/") == DEFAULT_BASE_URL
+
+
+def resolve_key(config: OpenAIBackendConfig) -> str | None:
+    """The key from the config, else from ``OPENAI_API_KEY`` — but only for OpenAI's own endpoint.
+
+    A ``base_url`` pointing elsewhere never receives the environment's key:
+    sending it to an arbitrary host would leak it.  Such a backend names its
+    key explicitly (``api_key: ${SOME_VAR}``).
+    """
     if config.api_key is not None:
         value = config.api_key.get_secret_value().strip()
         if value:
             return value
+    if not _official(config.base_url):
+        return None
     return os.environ.get(KEY_ENV, "").strip() or None
 
 
@@ -570,7 +611,7 @@ def from_config(config: OpenAIBackendConfig, **context: Any) -> OpenAIResponsesB
     """Registry factory for ``type: openai``; ``context`` may carry ``agent_id``."""
     return OpenAIResponsesBackend(
         model=config.model,
-        api_key=_resolve_key(config),
+        api_key=resolve_key(config),
         base_url=config.base_url,
         timeout=config.timeout,
         max_tokens=config.max_tokens,

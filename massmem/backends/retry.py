@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import aclosing
+from contextlib import asynccontextmanager
 from typing import Any
 
 from massmem.backends.base import Backend, ModelRequest
@@ -36,6 +36,17 @@ from massmem.messages import StreamEvent
 __all__ = ["FallbackBackend", "RetryPolicy", "RetryingBackend", "Sleep", "wrap"]
 
 Sleep = Callable[[float], Awaitable[None]]
+
+
+@asynccontextmanager
+async def closing(events: AsyncIterator[StreamEvent]) -> AsyncIterator[AsyncIterator[StreamEvent]]:
+    """Close an inner stream when the outer one ends early, so its connection is released now."""
+    try:
+        yield events
+    finally:
+        close = getattr(events, "aclose", None)
+        if close is not None:
+            await close()
 
 
 class RetryPolicy:
@@ -93,7 +104,7 @@ class RetryingBackend(Backend):
         while True:
             yielded = False
             try:
-                async with aclosing(self.inner.stream(request)) as events:
+                async with closing(self.inner.stream(request)) as events:
                     async for event in events:
                         yielded = True
                         yield event
@@ -130,7 +141,7 @@ class FallbackBackend(Backend):
         for position, backend in enumerate(self.backends):
             yielded = False
             try:
-                async with aclosing(backend.stream(request)) as events:
+                async with closing(backend.stream(request)) as events:
                     async for event in events:
                         yielded = True
                         self.last_used = backend

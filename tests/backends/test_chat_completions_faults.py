@@ -188,7 +188,9 @@ async def test_context_error_event_inside_a_200_stream(loopback: LoopbackServer)
 
 
 async def test_malformed_sse_json_is_invalid_response(loopback: LoopbackServer) -> None:
-    loopback.push(wire.sse([wire.chunk({"content": "fine"}), '{"id": "x", "choices": [{"delta": '], done=True))
+    loopback.push(
+        wire.sse([wire.chunk({"content": "fine"}), '{"id": "x", "choices": [{"delta": '], done=True)
+    )
     error = await failure(make_backend(loopback))
     assert isinstance(error, InvalidResponse)
     assert not error.retryable
@@ -281,6 +283,7 @@ async def test_sentinel_never_leaks_from_any_fault(loopback: LoopbackServer) -> 
 
 
 # --------------------------------------------------------------------------- context length
+
 
 @pytest.mark.parametrize(
     ("make_reply", "requested", "allowed"),

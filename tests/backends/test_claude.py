@@ -9,7 +9,7 @@ import pytest
 
 from massmem.backends import registry
 from massmem.backends.base import JsonSchemaFormat, ModelRequest, ToolSpec, collect
-from massmem.backends.claude import ClaudeBackend, from_config
+from massmem.backends.claude import ClaudeBackend, from_config, resolve_key
 from massmem.config.schema import ClaudeBackendConfig
 from massmem.errors import (
     AuthenticationFailed,
@@ -34,7 +34,9 @@ from tests.support.loopback import LoopbackServer, Reply
 
 SENTINEL = "sk-ant-SENTINEL-0123456789abcdef"
 HELLO = ModelRequest([UserMessage("hi")])
-VOTE = ToolSpec("vote", "Vote for an answer", {"type": "object", "properties": {"agent_id": {"type": "string"}}})
+VOTE = ToolSpec(
+    "vote", "Vote for an answer", {"type": "object", "properties": {"agent_id": {"type": "string"}}}
+)
 
 Factory = Callable[..., ClaudeBackend]
 
@@ -47,7 +49,9 @@ async def make(loopback: LoopbackServer) -> AsyncIterator[Factory]:
         options.setdefault("model", "claude-sonnet-4-6")
         options.setdefault("api_key", SENTINEL)
         options.setdefault("timeout", 5.0)
-        backend = from_config(ClaudeBackendConfig(type="claude", base_url=loopback.url, **options), agent_id="agent-c")
+        backend = from_config(
+            ClaudeBackendConfig(type="claude", base_url=loopback.url, **options), agent_id="agent-c"
+        )
         built.append(backend)
         return backend
 
@@ -60,7 +64,12 @@ async def make(loopback: LoopbackServer) -> AsyncIterator[Factory]:
 
 
 async def test_text_streams_with_split_usage(loopback: LoopbackServer, make: Factory) -> None:
-    loopback.push(ap.MessageStream(input_tokens=40, cache_read_input_tokens=100).text("Hel", "lo").stop(output_tokens=12).reply())
+    loopback.push(
+        ap.MessageStream(input_tokens=40, cache_read_input_tokens=100)
+        .text("Hel", "lo")
+        .stop(output_tokens=12)
+        .reply()
+    )
     events = [e async for e in make().stream(HELLO)]
     assert [e for e in events if isinstance(e, TextDelta)] == [TextDelta("Hel"), TextDelta("lo")]
     # Cached prompt tokens count toward the prompt; Claude reports them apart.
@@ -84,7 +93,9 @@ async def test_tool_use_input_fragments_make_one_call(loopback: LoopbackServer, 
     assert completion.finish_reason == "tool_calls"
 
 
-async def test_thinking_streams_and_is_handed_back_with_the_tool_result(loopback: LoopbackServer, make: Factory) -> None:
+async def test_thinking_streams_and_is_handed_back_with_the_tool_result(
+    loopback: LoopbackServer, make: Factory
+) -> None:
     loopback.push(
         ap.MessageStream()
         .thinking("Both agree", " on 4.", signature="sig-xyz")
@@ -157,7 +168,9 @@ async def test_request_body_shape(loopback: LoopbackServer, make: Factory) -> No
     assert body["system"] == "You are agent C.\n\nBe brief."
     assert body["max_tokens"] == 300
     assert "temperature" not in body  # the Messages API has no sampling parameters any more
-    assert body["tools"] == [{"name": "vote", "description": "Vote for an answer", "input_schema": VOTE.parameters}]
+    assert body["tools"] == [
+        {"name": "vote", "description": "Vote for an answer", "input_schema": VOTE.parameters}
+    ]
     assert body["tool_choice"] == {"type": "any"}
     assert body["messages"] == [
         {"role": "user", "content": [{"type": "text", "text": "What is 2+2?"}]},
@@ -184,7 +197,9 @@ async def test_request_body_shape(loopback: LoopbackServer, make: Factory) -> No
 async def test_json_schema_output_config(loopback: LoopbackServer, make: Factory) -> None:
     loopback.push(ap.text_reply('{"answer": "4"}'))
     schema = {"type": "object", "properties": {"answer": {"type": "string"}}}
-    await collect(make().stream(ModelRequest([UserMessage("2+2")], response_format=JsonSchemaFormat("a", schema))))
+    await collect(
+        make().stream(ModelRequest([UserMessage("2+2")], response_format=JsonSchemaFormat("a", schema)))
+    )
     assert loopback.last_json()["output_config"] == {"format": {"type": "json_schema", "schema": schema}}
 
 
@@ -207,7 +222,11 @@ async def test_error_event_mid_stream_after_text(loopback: LoopbackServer, make:
 
 
 async def test_rate_limit_error_event_mid_stream(loopback: LoopbackServer, make: Factory) -> None:
-    loopback.push(ap.MessageStream().error("rate_limit_error", "Number of request tokens has exceeded your limit").reply())
+    loopback.push(
+        ap.MessageStream()
+        .error("rate_limit_error", "Number of request tokens has exceeded your limit")
+        .reply()
+    )
     with pytest.raises(RateLimited):
         await collect(make().stream(HELLO))
 
@@ -244,26 +263,38 @@ async def test_missing_key_fails_before_any_request(loopback: LoopbackServer, ma
     assert loopback.requests == []
 
 
-async def test_key_comes_from_the_environment(
+def test_key_comes_from_the_environment_for_anthropic_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-from-env-00000000")
+    assert resolve_key(ClaudeBackendConfig(type="claude", model="m")) == "sk-ant-from-env-00000000"
+    custom = ClaudeBackendConfig(type="claude", model="m", base_url="http://proxy.internal:9000")
+    assert resolve_key(custom) is None
+
+
+async def test_environment_key_is_never_sent_to_another_host(
     loopback: LoopbackServer, make: Factory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-from-env-00000000")
-    loopback.push(ap.text_reply("ok"))
-    await collect(make(api_key=None).stream(HELLO))
-    sent = loopback.requests[-1].headers
-    assert "sk-ant-from-env-00000000" in (sent.get("x-api-key", "") + sent.get("authorization", ""))
+    with pytest.raises(AuthenticationFailed, match="api_key in the backend config"):
+        await collect(make(api_key=None).stream(HELLO))
+    assert loopback.requests == []
 
 
 def test_registry_and_capabilities() -> None:
-    backend = registry.build_backend(ClaudeBackendConfig(type="claude", model="claude-opus-4-1", api_key="sk-ant-x-000000"))
+    backend = registry.build_backend(
+        ClaudeBackendConfig(type="claude", model="claude-opus-4-1", api_key="sk-ant-x-000000")
+    )
     assert isinstance(backend, ClaudeBackend)
     caps = backend.capabilities
     assert caps.system_prompt == "parameter" and caps.context_window == 200_000
     assert caps.tool_calling and caps.json_schema and not caps.reasoning
-    thinking = ClaudeBackend(model="claude-sonnet-4-6", api_key="k" * 10, thinking_budget=4096, context_window=1_000_000)
+    thinking = ClaudeBackend(
+        model="claude-sonnet-4-6", api_key="k" * 10, thinking_budget=4096, context_window=1_000_000
+    )
     assert thinking.capabilities.reasoning and thinking.capabilities.context_window == 1_000_000
 
 
 def test_max_tokens_grows_past_the_thinking_budget() -> None:
-    backend = ClaudeBackend(model="claude-sonnet-4-6", api_key="k" * 10, thinking_budget=16_000, max_tokens=4000)
+    backend = ClaudeBackend(
+        model="claude-sonnet-4-6", api_key="k" * 10, thinking_budget=16_000, max_tokens=4000
+    )
     assert backend.params(HELLO)["max_tokens"] == 17_024

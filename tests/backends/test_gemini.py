@@ -10,7 +10,7 @@ import pytest
 
 from massmem.backends import registry
 from massmem.backends.base import JsonSchemaFormat, ModelRequest, ToolSpec, collect
-from massmem.backends.gemini import GeminiBackend, from_config
+from massmem.backends.gemini import GeminiBackend, from_config, resolve_key
 from massmem.config.schema import GeminiBackendConfig
 from massmem.errors import AuthenticationFailed, ContextLengthExceeded, ProviderUnavailable, RateLimited
 from massmem.messages import (
@@ -29,7 +29,9 @@ from tests.support.loopback import LoopbackServer, Reply, SSEEvent
 
 SENTINEL = "AIzaSENTINEL0123456789abcdefghijklmno"
 HELLO = ModelRequest([UserMessage("hi")])
-VOTE = ToolSpec("vote", "Vote for an answer", {"type": "object", "properties": {"agent_id": {"type": "string"}}})
+VOTE = ToolSpec(
+    "vote", "Vote for an answer", {"type": "object", "properties": {"agent_id": {"type": "string"}}}
+)
 
 Factory = Callable[..., GeminiBackend]
 
@@ -42,7 +44,9 @@ async def make(loopback: LoopbackServer) -> AsyncIterator[Factory]:
         options.setdefault("model", "gemini-2.5-flash")
         options.setdefault("api_key", SENTINEL)
         options.setdefault("timeout", 5.0)
-        backend = from_config(GeminiBackendConfig(type="gemini", base_url=loopback.url, **options), agent_id="agent-g")
+        backend = from_config(
+            GeminiBackendConfig(type="gemini", base_url=loopback.url, **options), agent_id="agent-g"
+        )
         built.append(backend)
         return backend
 
@@ -62,13 +66,21 @@ async def test_text_streams_with_usage(loopback: LoopbackServer, make: Factory) 
     assert events[-1] == Finished("stop")
 
 
-async def test_thought_parts_are_reasoning_and_count_as_output(loopback: LoopbackServer, make: Factory) -> None:
+async def test_thought_parts_are_reasoning_and_count_as_output(
+    loopback: LoopbackServer, make: Factory
+) -> None:
     loopback.push(gp.GeminiStream().thought("Let me ", "think.").text("4").finish().reply())
     events = [e async for e in make(thinking_budget=512).stream(HELLO)]
-    assert [e for e in events if isinstance(e, ReasoningDelta)] == [ReasoningDelta("Let me "), ReasoningDelta("think.")]
+    assert [e for e in events if isinstance(e, ReasoningDelta)] == [
+        ReasoningDelta("Let me "),
+        ReasoningDelta("think."),
+    ]
     usage = events[-2]
     assert usage.reasoning_tokens == 4 and usage.output_tokens == 5
-    assert loopback.last_json()["generationConfig"]["thinkingConfig"] == {"include_thoughts": True, "thinking_budget": 512}
+    assert loopback.last_json()["generationConfig"]["thinkingConfig"] == {
+        "include_thoughts": True,
+        "thinking_budget": 512,
+    }
 
 
 async def test_function_calls_with_and_without_ids(loopback: LoopbackServer, make: Factory) -> None:
@@ -82,11 +94,15 @@ async def test_function_calls_with_and_without_ids(loopback: LoopbackServer, mak
     completion = await collect(make().stream(ModelRequest([UserMessage("go")], tools=[VOTE])))
     first, second = completion.tool_calls
     assert (first.id, first.name, first.arguments) == ("fc-1", "vote", {"agent_id": "b"})
-    assert second.name == "lookup" and second.arguments == {"q": "2+2"} and second.id.startswith("gemini_call_")
+    assert (
+        second.name == "lookup" and second.arguments == {"q": "2+2"} and second.id.startswith("gemini_call_")
+    )
     assert completion.finish_reason == "tool_calls"
 
 
-async def test_calls_are_replayed_with_their_signature_and_real_ids_only(loopback: LoopbackServer, make: Factory) -> None:
+async def test_calls_are_replayed_with_their_signature_and_real_ids_only(
+    loopback: LoopbackServer, make: Factory
+) -> None:
     loopback.push(
         gp.GeminiStream()
         .function_call("vote", {"agent_id": "b"}, signature=b"opaque-signature")
@@ -126,7 +142,9 @@ async def test_calls_are_replayed_with_their_signature_and_real_ids_only(loopbac
     }
 
 
-async def test_gemini_3_gets_the_skip_signature_for_calls_it_did_not_sign(loopback: LoopbackServer, make: Factory) -> None:
+async def test_gemini_3_gets_the_skip_signature_for_calls_it_did_not_sign(
+    loopback: LoopbackServer, make: Factory
+) -> None:
     loopback.push(gp.text_reply("ok", model="gemini-3-pro"))
     history = [
         UserMessage("go"),
@@ -138,7 +156,9 @@ async def test_gemini_3_gets_the_skip_signature_for_calls_it_did_not_sign(loopba
     assert part["thoughtSignature"] == "skip_thought_signature_validator"
 
 
-@pytest.mark.parametrize(("reason", "expected"), [("MAX_TOKENS", "length"), ("SAFETY", "content_filter"), ("OTHER", "other")])
+@pytest.mark.parametrize(
+    ("reason", "expected"), [("MAX_TOKENS", "length"), ("SAFETY", "content_filter"), ("OTHER", "other")]
+)
 async def test_finish_reasons(loopback: LoopbackServer, make: Factory, reason: str, expected: str) -> None:
     loopback.push(gp.GeminiStream().text("x").finish(reason).reply())
     assert (await collect(make().stream(HELLO))).finish_reason == expected
@@ -181,7 +201,15 @@ async def test_request_shape(loopback: LoopbackServer, make: Factory) -> None:
     assert body["systemInstruction"] == {"parts": [{"text": "You are agent G.\n\nBe brief."}], "role": "user"}
     assert body["contents"] == [{"role": "user", "parts": [{"text": "2+2?"}]}]
     assert body["tools"] == [
-        {"functionDeclarations": [{"name": "vote", "description": "Vote for an answer", "parameters_json_schema": VOTE.parameters}]}
+        {
+            "functionDeclarations": [
+                {
+                    "name": "vote",
+                    "description": "Vote for an answer",
+                    "parameters_json_schema": VOTE.parameters,
+                }
+            ]
+        }
     ]
     assert body["toolConfig"] == {"functionCallingConfig": {"mode": "ANY"}}
     generation = body["generationConfig"]
@@ -208,7 +236,9 @@ async def test_401_unauthenticated_is_an_auth_failure(loopback: LoopbackServer, 
 
 
 async def test_error_chunk_mid_stream_after_text(loopback: LoopbackServer, make: Factory) -> None:
-    loopback.push(gp.GeminiStream().text("part").error(503, "UNAVAILABLE", "The model is overloaded.").reply())
+    loopback.push(
+        gp.GeminiStream().text("part").error(503, "UNAVAILABLE", "The model is overloaded.").reply()
+    )
     seen: list[Any] = []
     with pytest.raises(ProviderUnavailable):
         async for event in make().stream(HELLO):
@@ -240,22 +270,33 @@ async def test_missing_key_fails_before_any_request(loopback: LoopbackServer, ma
     assert loopback.requests == []
 
 
-async def test_gemini_api_key_wins_over_google_api_key(
+def test_gemini_api_key_wins_over_google_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOOGLE_API_KEY", "AIza-google-000000000000000000000")
+    config = GeminiBackendConfig(type="gemini", model="gemini-2.5-flash")
+    assert resolve_key(config) == "AIza-google-000000000000000000000"
+    monkeypatch.setenv("GEMINI_API_KEY", "AIza-gemini-000000000000000000000")
+    assert resolve_key(config) == "AIza-gemini-000000000000000000000"
+
+
+async def test_environment_key_is_never_sent_to_another_host(
     loopback: LoopbackServer, make: Factory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("GOOGLE_API_KEY", "AIza-google-000000000000000000000")
     monkeypatch.setenv("GEMINI_API_KEY", "AIza-gemini-000000000000000000000")
-    loopback.push(gp.text_reply("ok"))
-    await collect(make(api_key=None).stream(HELLO))
-    assert loopback.requests[-1].headers["x-goog-api-key"] == "AIza-gemini-000000000000000000000"
+    with pytest.raises(AuthenticationFailed, match="api_key in the backend config"):
+        await collect(make(api_key=None).stream(HELLO))
+    assert loopback.requests == []
 
 
 def test_registry_and_capabilities() -> None:
-    backend = registry.build_backend(GeminiBackendConfig(type="gemini", model="gemini-2.0-flash", api_key="AIza-x-000000"))
+    backend = registry.build_backend(
+        GeminiBackendConfig(type="gemini", model="gemini-2.0-flash", api_key="AIza-x-000000")
+    )
     assert isinstance(backend, GeminiBackend)
     caps = backend.capabilities
     assert caps.system_prompt == "parameter" and caps.context_window == 1_048_576
     assert caps.tool_calling and caps.json_schema and not caps.reasoning
     assert GeminiBackend(model="gemini-2.5-pro", api_key="k" * 10).capabilities.reasoning
-    assert not GeminiBackend(model="gemini-2.5-pro", api_key="k" * 10, thinking_budget=0).capabilities.reasoning
+    assert not GeminiBackend(
+        model="gemini-2.5-pro", api_key="k" * 10, thinking_budget=0
+    ).capabilities.reasoning
     assert GeminiBackend(model="gemini-1.5-pro", api_key="k" * 10).capabilities.context_window == 2_097_152

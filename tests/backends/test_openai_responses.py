@@ -9,7 +9,7 @@ import pytest
 
 from massmem.backends import registry
 from massmem.backends.base import JsonSchemaFormat, ModelRequest, ToolSpec, collect
-from massmem.backends.openai_responses import OpenAIResponsesBackend, from_config
+from massmem.backends.openai_responses import OpenAIResponsesBackend, from_config, resolve_key
 from massmem.config.schema import OpenAIBackendConfig
 from massmem.errors import (
     AuthenticationFailed,
@@ -20,7 +20,6 @@ from massmem.errors import (
 from massmem.messages import (
     AssistantMessage,
     Finished,
-    ReasoningDelta,
     SystemMessage,
     TextDelta,
     ToolCall,
@@ -62,23 +61,36 @@ async def events_of(backend: OpenAIResponsesBackend, request: ModelRequest = HEL
 
 
 async def test_text_streams_in_order_with_usage(loopback: LoopbackServer, make: Factory) -> None:
-    loopback.push(rp.ResponsesStream().text("Hel", "lo", "!").completed(input_tokens=30, output_tokens=4, cached_tokens=10).reply())
+    loopback.push(
+        rp.ResponsesStream()
+        .text("Hel", "lo", "!")
+        .completed(input_tokens=30, output_tokens=4, cached_tokens=10)
+        .reply()
+    )
     events = await events_of(make())
-    assert [e for e in events if isinstance(e, TextDelta)] == [TextDelta("Hel"), TextDelta("lo"), TextDelta("!")]
+    assert [e for e in events if isinstance(e, TextDelta)] == [
+        TextDelta("Hel"),
+        TextDelta("lo"),
+        TextDelta("!"),
+    ]
     usage = events[-2]
     assert (usage.input_tokens, usage.output_tokens, usage.cached_tokens) == (30, 4, 10)
     assert events[-1] == Finished("stop")
 
 
 async def test_reasoning_summary_becomes_reasoning_deltas(loopback: LoopbackServer, make: Factory) -> None:
-    loopback.push(rp.ResponsesStream().reasoning("Weigh ", "both.").text("B").completed(reasoning_tokens=42).reply())
+    loopback.push(
+        rp.ResponsesStream().reasoning("Weigh ", "both.").text("B").completed(reasoning_tokens=42).reply()
+    )
     completion = await collect(make(reasoning_effort="high", reasoning_summary="auto").stream(HELLO))
     assert completion.reasoning == "Weigh both."
     assert completion.text == "B"
     assert completion.usage is not None and completion.usage.reasoning_tokens == 42
 
 
-async def test_function_call_arguments_stream_into_one_tool_call(loopback: LoopbackServer, make: Factory) -> None:
+async def test_function_call_arguments_stream_into_one_tool_call(
+    loopback: LoopbackServer, make: Factory
+) -> None:
     loopback.push(
         rp.ResponsesStream()
         .function_call("new_answer", {"content": "4", "why": "arithmetic"}, call_id="call_a", pieces=5)
@@ -96,7 +108,9 @@ async def test_function_call_arguments_stream_into_one_tool_call(loopback: Loopb
 
 
 async def test_malformed_tool_arguments_are_kept_raw(loopback: LoopbackServer, make: Factory) -> None:
-    loopback.push(rp.ResponsesStream().function_call("vote", '{"agent_id": ', call_id="c1").completed().reply())
+    loopback.push(
+        rp.ResponsesStream().function_call("vote", '{"agent_id": ', call_id="c1").completed().reply()
+    )
     completion = await collect(make().stream(HELLO))
     (call,) = completion.tool_calls
     assert call.arguments == {} and call.raw_arguments == '{"agent_id": '
@@ -127,11 +141,19 @@ async def test_request_body_shape(loopback: LoopbackServer, make: Factory) -> No
         [
             SystemMessage("You are agent A."),
             UserMessage("What is 2+2?"),
-            AssistantMessage("Let me vote.", (ToolCall("call_1", "vote", {"agent_id": "b"}, '{"agent_id": "b"}'),)),
+            AssistantMessage(
+                "Let me vote.", (ToolCall("call_1", "vote", {"agent_id": "b"}, '{"agent_id": "b"}'),)
+            ),
             ToolResultMessage("call_1", "vote", "vote recorded"),
             SystemMessage("Answer briefly now."),
         ],
-        tools=[ToolSpec("vote", "Vote for an answer", {"type": "object", "properties": {"agent_id": {"type": "string"}}})],
+        tools=[
+            ToolSpec(
+                "vote",
+                "Vote for an answer",
+                {"type": "object", "properties": {"agent_id": {"type": "string"}}},
+            )
+        ],
         tool_choice="required",
         max_tokens=256,
     )
@@ -165,14 +187,18 @@ async def test_request_body_shape(loopback: LoopbackServer, make: Factory) -> No
     assert "temperature" not in body  # reasoning models refuse it
 
 
-async def test_temperature_and_json_schema_for_a_non_reasoning_model(loopback: LoopbackServer, make: Factory) -> None:
+async def test_temperature_and_json_schema_for_a_non_reasoning_model(
+    loopback: LoopbackServer, make: Factory
+) -> None:
     loopback.push(rp.text_reply('{"answer": "4"}', model="gpt-4o"))
     schema = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
     request = ModelRequest([UserMessage("2+2?")], response_format=JsonSchemaFormat("answer", schema))
     await collect(make(model="gpt-4o", temperature=0.3).stream(request))
     body = loopback.last_json()
     assert body["temperature"] == 0.3
-    assert body["text"] == {"format": {"type": "json_schema", "name": "answer", "schema": schema, "strict": False}}
+    assert body["text"] == {
+        "format": {"type": "json_schema", "name": "answer", "schema": schema, "strict": False}
+    }
     assert "instructions" not in body and "tools" not in body and "reasoning" not in body
 
 
@@ -188,8 +214,15 @@ async def test_response_failed_maps_its_error_code(loopback: LoopbackServer, mak
         await collect(make().stream(HELLO))
 
 
-async def test_error_event_after_text_surfaces_after_the_text(loopback: LoopbackServer, make: Factory) -> None:
-    loopback.push(rp.ResponsesStream().text("partial").error("An error occurred while processing.", code="server_error").reply())
+async def test_error_event_after_text_surfaces_after_the_text(
+    loopback: LoopbackServer, make: Factory
+) -> None:
+    loopback.push(
+        rp.ResponsesStream()
+        .text("partial")
+        .error("An error occurred while processing.", code="server_error")
+        .reply()
+    )
     seen: list[Any] = []
     with pytest.raises(ProviderUnavailable):
         async for event in make().stream(HELLO):
@@ -231,17 +264,26 @@ async def test_missing_key_fails_before_any_request(loopback: LoopbackServer, ma
     assert loopback.requests == []
 
 
-async def test_key_comes_from_the_environment(
+def test_key_comes_from_the_environment_for_openai_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-env-000000000000")
+    assert resolve_key(OpenAIBackendConfig(type="openai", model="m")) == "sk-from-env-000000000000"
+    explicit = OpenAIBackendConfig(type="openai", model="m", api_key="sk-explicit-0000000")
+    assert resolve_key(explicit) == "sk-explicit-0000000"
+
+
+async def test_environment_key_is_never_sent_to_another_host(
     loopback: LoopbackServer, make: Factory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-from-env-000000000000")
-    loopback.push(rp.text_reply("ok"))
-    await collect(make(api_key=None).stream(HELLO))
-    assert loopback.requests[-1].headers["authorization"] == "Bearer sk-from-env-000000000000"
+    with pytest.raises(AuthenticationFailed, match="api_key in the backend config"):
+        await collect(make(api_key=None).stream(HELLO))
+    assert loopback.requests == []
 
 
 def test_registry_builds_the_openai_type() -> None:
-    config = OpenAIBackendConfig(type="openai", model="gpt-4.1-mini", api_key="sk-x-0000000000", context_window=5000)
+    config = OpenAIBackendConfig(
+        type="openai", model="gpt-4.1-mini", api_key="sk-x-0000000000", context_window=5000
+    )
     backend = registry.build_backend(config, agent_id="a")
     assert isinstance(backend, OpenAIResponsesBackend)
     assert backend.capabilities.context_window == 5000
@@ -251,7 +293,13 @@ def test_registry_builds_the_openai_type() -> None:
 
 @pytest.mark.parametrize(
     ("model", "window", "reasoning"),
-    [("gpt-5-mini", 400_000, True), ("gpt-4.1", 1_047_576, False), ("gpt-4o-mini", 128_000, False), ("o3", 200_000, True), ("my-finetune", None, False)],
+    [
+        ("gpt-5-mini", 400_000, True),
+        ("gpt-4.1", 1_047_576, False),
+        ("gpt-4o-mini", 128_000, False),
+        ("o3", 200_000, True),
+        ("my-finetune", None, False),
+    ],
 )
 def test_capability_profile(model: str, window: int | None, reasoning: bool) -> None:
     backend = OpenAIResponsesBackend(model=model, api_key="sk-x-0000000000")

@@ -19,7 +19,6 @@ from massmem.errors import (
 )
 from massmem.messages import Finished, StreamEvent, TextDelta, UserMessage
 from tests.support import anthropic_protocol as ap
-from tests.support import gemini_protocol as gp
 from tests.support import responses_protocol as rp
 from tests.support.loopback import LoopbackServer
 
@@ -66,7 +65,9 @@ class Sleeps:
 
 
 def retrying(inner: Backend, sleeps: Sleeps, max_retries: int = 3, **policy: float) -> RetryingBackend:
-    return RetryingBackend(inner, max_retries=max_retries, policy=RetryPolicy(rng=lambda: 1.0, **policy), sleep=sleeps)
+    return RetryingBackend(
+        inner, max_retries=max_retries, policy=RetryPolicy(rng=lambda: 1.0, **policy), sleep=sleeps
+    )
 
 
 # -- RetryingBackend ----------------------------------------------------------------------------
@@ -105,7 +106,12 @@ def test_jitter_stays_between_half_and_the_whole_step() -> None:
 
 @pytest.mark.parametrize(
     "error",
-    [AuthenticationFailed("bad key"), ContextLengthExceeded("too long"), InvalidResponse("junk"), BackendError("400")],
+    [
+        AuthenticationFailed("bad key"),
+        ContextLengthExceeded("too long"),
+        InvalidResponse("junk"),
+        BackendError("400"),
+    ],
 )
 async def test_errors_that_would_repeat_are_not_retried(error: BackendError) -> None:
     inner = Scripted([error, "never"])
@@ -203,9 +209,18 @@ async def test_wrap_retries_then_falls_back_across_providers(monkeypatch: pytest
             max_retries=2,
             fallback=[
                 ClaudeBackendConfig(
-                    type="claude", model="claude-sonnet-4-6", api_key="sk-ant-fb-00000000", base_url=claude_srv.url, max_retries=1
+                    type="claude",
+                    model="claude-sonnet-4-6",
+                    api_key="sk-ant-fb-00000000",
+                    base_url=claude_srv.url,
+                    max_retries=1,
                 ),
-                GeminiBackendConfig(type="gemini", model="gemini-2.5-flash", api_key="AIza-fb-0000000000", base_url=gemini_srv.url),
+                GeminiBackendConfig(
+                    type="gemini",
+                    model="gemini-2.5-flash",
+                    api_key="AIza-fb-0000000000",
+                    base_url=gemini_srv.url,
+                ),
             ],
         )
         from massmem.backends.registry import build_backend
@@ -228,3 +243,33 @@ def test_wrap_without_retries_or_fallbacks_is_the_backend_itself() -> None:
     config = OpenAIBackendConfig(type="openai", model="m", max_retries=0)
     assert wrap(inner, config) is inner
     assert isinstance(wrap(inner, OpenAIBackendConfig(type="openai", model="m")), RetryingBackend)
+
+
+class Endless(Backend):
+    """Streams until told to stop; records whether its stream was closed."""
+
+    type_name = "endless"
+
+    def __init__(self) -> None:
+        super().__init__(model="endless")
+        self.finished = False
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
+        try:
+            while True:
+                yield TextDelta("x")
+        finally:
+            self.finished = True
+
+
+@pytest.mark.parametrize("wrapper", ["retry", "fallback"])
+async def test_stopping_early_closes_the_inner_stream_at_once(wrapper: str) -> None:
+    inner = Endless()
+    outer: Backend = (
+        retrying(inner, Sleeps()) if wrapper == "retry" else FallbackBackend(inner, [Scripted(["b"])])
+    )
+    stream = outer.stream(HELLO)
+    async for _ in stream:
+        break
+    await stream.aclose()  # type: ignore[attr-defined]
+    assert inner.finished

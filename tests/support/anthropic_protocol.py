@@ -89,7 +89,9 @@ class MessageStream:
         self._block({"type": "text", "text": ""}, [{"type": "text_delta", "text": c} for c in chunks], delay)
         return self
 
-    def tool_use(self, name: str, arguments: Any, tool_id: str = "toolu_01", pieces: int = 3) -> MessageStream:
+    def tool_use(
+        self, name: str, arguments: Any, tool_id: str = "toolu_01", pieces: int = 3
+    ) -> MessageStream:
         raw = arguments if isinstance(arguments, str) else json.dumps(arguments)
         step = max(1, -(-len(raw) // max(1, pieces)))
         # The first delta is often empty: Anthropic opens the JSON stream before any content.
@@ -103,7 +105,10 @@ class MessageStream:
     def stop(self, stop_reason: str = "end_turn", output_tokens: int = 9) -> MessageStream:
         self._emit(
             "message_delta",
-            {"delta": {"stop_reason": stop_reason, "stop_sequence": None}, "usage": {"output_tokens": output_tokens}},
+            {
+                "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+                "usage": {"output_tokens": output_tokens},
+            },
         )
         self._emit("message_stop", {})
         return self
@@ -158,9 +163,18 @@ def auth_error() -> Reply:
 
 
 def context_length_error(requested: int = 210_000, allowed: int = 200_000) -> Reply:
-    return error_reply(400, "invalid_request_error", f"prompt is too long: {requested} tokens > {allowed} maximum")
+    return error_reply(
+        400, "invalid_request_error", f"prompt is too long: {requested} tokens > {allowed} maximum"
+    )
 
 
 def malformed_event_reply(model: str = "claude-sonnet-4-6") -> Reply:
     stream = MessageStream(model)
-    return Reply(sse=[stream.events[0], SSEEvent(data='{"type": "content_block_delta", "index": 0, "delta": {', event="content_block_delta")])
+    return Reply(
+        sse=[
+            stream.events[0],
+            SSEEvent(
+                data='{"type": "content_block_delta", "index": 0, "delta": {', event="content_block_delta"
+            ),
+        ]
+    )

@@ -214,6 +214,27 @@ def llamacpp_context_error_fields_only(n_prompt: int = 1200, n_ctx: int = 512) -
     )
 
 
+def llama_cpp_python_validation_error(field: str = "response_format") -> Reply:
+    """llama-cpp-python answers a request its pydantic models reject with a 500 (0.3.36)."""
+    if field == "response_format":
+        detail = (
+            "{'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+            "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema', "
+            "'ctx': {'expected': \"'text' or 'json_object'\"}}"
+        )
+    else:
+        detail = (
+            "{'type': 'string_type', 'loc': ('body', 'messages', 2, "
+            "'ChatCompletionRequestAssistantMessage', 'content'), "
+            "'msg': 'Input should be a valid string', 'input': None}"
+        )
+    message = (
+        f'1 validation error:\n  {detail}\n\n  File "llama_cpp/server/app.py", line 376, '
+        "in create_chat_completion\n    POST /v1/chat/completions"
+    )
+    return error_reply(500, openai_error(message, type="internal_server_error"))
+
+
 def vllm_context_error(allowed: int = 4096, prompt: int = 4000, completion: int = 1000) -> Reply:
     """vLLM's OpenAI server: a flat ``object: error`` body with a numeric code."""
     return error_reply(
@@ -290,5 +311,7 @@ def invalid_key(key_preview: str = "sk-SENT********3456") -> Reply:
     )
 
 
-def server_error(status: int = 500, message: str = "The server had an error while processing your request.") -> Reply:
+def server_error(
+    status: int = 500, message: str = "The server had an error while processing your request."
+) -> Reply:
     return error_reply(status, openai_error(message, type="server_error"))

@@ -38,7 +38,9 @@ __all__ = [
 class GeminiStream:
     """Accumulates the chunks of one streamed answer."""
 
-    def __init__(self, model: str = "gemini-2.5-flash", prompt_tokens: int = 8, response_id: str = "resp-loopback"):
+    def __init__(
+        self, model: str = "gemini-2.5-flash", prompt_tokens: int = 8, response_id: str = "resp-loopback"
+    ):
         self.model = model
         self.prompt_tokens = prompt_tokens
         self.response_id = response_id
@@ -103,7 +105,9 @@ class GeminiStream:
         self._chunk([{"text": ""}], finish=reason)
         return self
 
-    def error(self, code: int = 503, status: str = "UNAVAILABLE", message: str = "The model is overloaded.") -> GeminiStream:
+    def error(
+        self, code: int = 503, status: str = "UNAVAILABLE", message: str = "The model is overloaded."
+    ) -> GeminiStream:
         """An error object in the middle of the stream."""
         self.events.append(SSEEvent(data=json.dumps(error_body(code, status, message))))
         return self
@@ -119,7 +123,9 @@ def text_reply(*chunks: str, model: str = "gemini-2.5-flash") -> Reply:
 # -- errors -----------------------------------------------------------------------------------
 
 
-def error_body(code: int, status: str, message: str, details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def error_body(
+    code: int, status: str, message: str, details: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     error: dict[str, Any] = {"code": code, "message": message, "status": status}
     if details:
         error["details"] = details
@@ -127,9 +133,15 @@ def error_body(code: int, status: str, message: str, details: list[dict[str, Any
 
 
 def error_reply(
-    code: int, status: str, message: str, details: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None
+    code: int,
+    status: str,
+    message: str,
+    details: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Reply:
-    return Reply(status=code, json_body=error_body(code, status, message, details), headers=dict(headers or {}))
+    return Reply(
+        status=code, json_body=error_body(code, status, message, details), headers=dict(headers or {})
+    )
 
 
 def rate_limit_error(retry_delay: str = "1s") -> Reply:
@@ -140,7 +152,9 @@ def rate_limit_error(retry_delay: str = "1s") -> Reply:
         details=[
             {
                 "@type": "type.googleapis.com/google.rpc.QuotaFailure",
-                "violations": [{"quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_requests"}],
+                "violations": [
+                    {"quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_requests"}
+                ],
             },
             {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": retry_delay},
         ],
@@ -148,7 +162,11 @@ def rate_limit_error(retry_delay: str = "1s") -> Reply:
 
 
 def server_error() -> Reply:
-    return error_reply(500, "INTERNAL", "An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting")
+    return error_reply(
+        500,
+        "INTERNAL",
+        "An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting",
+    )
 
 
 def unavailable_error() -> Reply:

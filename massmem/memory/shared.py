@@ -1,0 +1,186 @@
+"""What the orchestrator lets every agent see: answers, votes and findings, with attribution.
+
+:class:`SharedMemory` has two parts:
+
+* a **shared conversation memory** — every answer, vote and note in order, with the agent
+  that gave it; the last ``window`` entries (default 10) are shown to each agent;
+* an optional **shared persistent memory** — the same entries recorded in the long-term
+  store under the team's own id, so later turns and sessions can retrieve them by meaning.
+
+The orchestrator calls :meth:`record_answer` / :meth:`record_vote` as they happen and
+:meth:`render_for` (or :meth:`inject`) right before an agent works.  Memory is an aid: every
+failure here is logged and swallowed, never raised into the run.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from massmem.config.schema import SharedMemoryConfig
+    from massmem.memory.persistent import PersistentMemory
+
+__all__ = ["SHARED_AGENT_ID", "SharedEntry", "SharedMemory"]
+
+log = logging.getLogger(__name__)
+
+#: the agent id shared persistent memories are stored under
+SHARED_AGENT_ID = "team_shared"
+
+
+@dataclass(frozen=True, slots=True)
+class SharedEntry:
+    agent_id: str
+    kind: str  # "answer" | "vote" | "note"
+    content: str
+    timestamp: float
+    turn: int | None = None
+    target: str | None = None  # the agent voted for
+
+    def label(self) -> str:
+        if self.kind == "vote":
+            return f"[{self.agent_id} voted for {self.target or '?'}]"
+        if self.kind == "answer":
+            return f"[{self.agent_id} answer]"
+        return f"[{self.agent_id}]"
+
+
+class SharedMemory:
+    """The team's shared memory; safe to call from concurrent agent tasks."""
+
+    def __init__(
+        self,
+        config: SharedMemoryConfig | None = None,
+        *,
+        persistent: PersistentMemory | None = None,
+        max_entry_chars: int = 1200,
+    ) -> None:
+        from massmem.config.schema import SharedMemoryConfig
+
+        self.config = config if config is not None else SharedMemoryConfig()
+        self.persistent = persistent if self.config.persistent else None
+        self.max_entry_chars = max_entry_chars
+        self._entries: list[SharedEntry] = []
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return self.config.enabled
+
+    @property
+    def window(self) -> int:
+        return self.config.window
+
+    def entries(self) -> list[SharedEntry]:
+        with self._lock:
+            return list(self._entries)
+
+    def recent(self, n: int | None = None) -> list[SharedEntry]:
+        n = self.window if n is None else n
+        with self._lock:
+            return list(self._entries[-n:]) if n > 0 else []
+
+    # ------------------------------------------------------------------ recording
+
+    async def record_answer(self, agent_id: str, answer: str, *, turn: int | None = None) -> None:
+        await self._record(SharedEntry(agent_id, "answer", answer, time.time(), turn))
+
+    async def record_vote(
+        self, agent_id: str, voted_for: str, reason: str = "", *, turn: int | None = None
+    ) -> None:
+        content = reason.strip() or "(no reason given)"
+        await self._record(SharedEntry(agent_id, "vote", content, time.time(), turn, voted_for))
+
+    async def record_note(self, agent_id: str, content: str, *, turn: int | None = None) -> None:
+        await self._record(SharedEntry(agent_id, "note", content, time.time(), turn))
+
+    async def _record(self, entry: SharedEntry) -> None:
+        if not self.enabled:
+            return
+        try:
+            with self._lock:
+                self._entries.append(entry)
+        except Exception as exc:  # pragma: no cover - appending cannot really fail
+            log.warning("shared memory: could not record %s from %s: %s", entry.kind, entry.agent_id, exc)
+            return
+        if self.persistent is not None and entry.kind != "vote":
+            try:
+                text = f"{entry.label()} {entry.content}"
+                await self.persistent.record(
+                    [{"role": "assistant", "content": text}],
+                    turn=entry.turn or 0,
+                    metadata={"shared_from": entry.agent_id, "shared_kind": entry.kind},
+                )
+            except Exception as exc:
+                log.warning("shared memory: persistent recording for %s failed: %s", entry.agent_id, exc)
+
+    # ------------------------------------------------------------------ rendering
+
+    async def render_for(self, agent_id: str, query: str | None = None) -> str | None:
+        """The block to show ``agent_id`` before it works, or ``None`` when there is nothing."""
+        if not self.enabled:
+            return None
+        sections: list[str] = []
+        try:
+            recent = self.recent()
+            total = len(self._entries)
+            if recent:
+                head = f"=== SHARED CONVERSATION MEMORY (last {len(recent)} of {total} entries) ==="
+                body = [f"{e.label()} {self._clip(e.content)}" for e in recent]
+                sections.append("\n".join([head, *body]))
+        except Exception as exc:  # pragma: no cover - defensive
+            log.warning("shared memory: rendering for %s failed: %s", agent_id, exc)
+        if self.persistent is not None and query:
+            try:
+                hits = await self.persistent.retrieve(query)
+                if hits:
+                    lines = ["=== SHARED PERSISTENT MEMORY ==="]
+                    lines += [f"• {self._clip(h.text)}" for h in hits]
+                    sections.append("\n".join(lines))
+            except Exception as exc:
+                log.warning("shared memory: retrieval for %s failed: %s", agent_id, exc)
+        if not sections:
+            return None
+        return "\n\n".join([*sections, "=== END OF SHARED MEMORY ==="])
+
+    async def inject(
+        self, messages: Sequence[Mapping[str, Any]], agent_id: str, query: str | None = None
+    ) -> list[dict[str, Any]]:
+        """``messages`` with the shared block as a system message after the first system message."""
+        out = [dict(m) for m in messages]
+        block = await self.render_for(agent_id, query)
+        if block is None:
+            return out
+        at = 1 if out and out[0].get("role") == "system" else 0
+        out.insert(at, {"role": "system", "content": block})
+        return out
+
+    def _clip(self, text: str) -> str:
+        flat = " ".join(text.split())
+        if len(flat) > self.max_entry_chars:
+            return flat[: self.max_entry_chars - 1] + "…"
+        return flat
+
+    # ------------------------------------------------------------------ state
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"entries": [asdict(e) for e in self.entries()]}
+
+    def load_dict(self, data: Mapping[str, Any]) -> None:
+        entries = []
+        for raw in data.get("entries", ()):
+            try:
+                entries.append(SharedEntry(**raw))
+            except TypeError as exc:
+                log.warning("shared memory: skipped an unreadable saved entry: %s", exc)
+        with self._lock:
+            self._entries = entries
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
