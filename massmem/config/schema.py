@@ -75,13 +75,16 @@ class _BackendBase(_Model):
     api_key: SecretStr | None = Field(
         default=None, description="Key; prefer ${ENV_VAR} interpolation or the provider's variable"
     )
-    base_url: str | None = None
-    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
-    max_tokens: int | None = Field(default=None, gt=0)
+    base_url: str | None = Field(default=None, description="Endpoint; a preset or the SDK default if unset")
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0, description="Sampling temperature")
+    max_tokens: int | None = Field(default=None, gt=0, description="Cap on tokens generated per call")
     context_window: int | None = Field(default=None, gt=0, description="Override the model's window")
     timeout: float = Field(default=600.0, gt=0, description="Seconds for one request")
     max_retries: int = Field(default=3, ge=0, le=20, description="Retries for rate limits and 5xx")
-    action_mode: ActionMode = "auto"
+    action_mode: ActionMode = Field(
+        default="auto",
+        description="How the agent reports new_answer/vote: auto steps down tools -> JSON -> plain text",
+    )
     fallback: list[BackendConfig] = Field(
         default_factory=list, description="Backends tried in order when this one fails for good"
     )
@@ -127,8 +130,8 @@ class ChatCompletionBackendConfig(_BackendBase):
         "lmstudio",
         "ollama",
         "llamacpp",
-    ] | None = None
-    extra_headers: dict[str, str] = Field(default_factory=dict)
+    ] | None = Field(default=None, description="Preset that sets base_url and the key variable")
+    extra_headers: dict[str, str] = Field(default_factory=dict, description="Sent with every request")
 
     @model_validator(mode="after")
     def _needs_target(self) -> ChatCompletionBackendConfig:
@@ -144,22 +147,26 @@ class OpenAIBackendConfig(_BackendBase):
     """OpenAI's Responses API."""
 
     type: Literal["openai"]
-    reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None
-    reasoning_summary: Literal["auto", "concise", "detailed"] | None = None
+    reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = Field(
+        default=None, description="Reasoning models only"
+    )
+    reasoning_summary: Literal["auto", "concise", "detailed"] | None = Field(
+        default=None, description="Stream a summary of the model's reasoning"
+    )
 
 
 class ClaudeBackendConfig(_BackendBase):
     """Anthropic Messages API."""
 
     type: Literal["claude"]
-    thinking_budget: int | None = Field(default=None, ge=1024)
+    thinking_budget: int | None = Field(default=None, ge=1024, description="Extended thinking token budget")
 
 
 class GeminiBackendConfig(_BackendBase):
     """Google Gemini through google-genai."""
 
     type: Literal["gemini"]
-    thinking_budget: int | None = Field(default=None, ge=0)
+    thinking_budget: int | None = Field(default=None, ge=0, description="Thinking token budget (0 turns it off)")
 
 
 class LocalBackendConfig(_BackendBase):
@@ -169,22 +176,22 @@ class LocalBackendConfig(_BackendBase):
     """
 
     type: Literal["local"]
-    model: str = "gemma3-270m"
+    model: str = Field(default="gemma3-270m", description="Name shown in logs and sessions")
     gguf: str | None = Field(default=None, description="Path to a .gguf file")
-    n_ctx: int = Field(default=2048, ge=128)
-    n_threads: int | None = Field(default=None, gt=0)
-    host: str = "127.0.0.1"
+    n_ctx: int = Field(default=2048, ge=128, description="Context window the server allocates")
+    n_threads: int | None = Field(default=None, gt=0, description="CPU threads; default: llama.cpp's choice")
+    host: str = Field(default="127.0.0.1", description="Interface the server listens on")
     port: int | None = Field(default=None, gt=0, lt=65536, description="Default: a free port")
-    startup_timeout: float = Field(default=120.0, gt=0)
+    startup_timeout: float = Field(default=120.0, gt=0, description="Seconds to wait for the server to load")
 
 
 class ScriptedReply(_Model):
     """One scripted model turn: plain text, a new answer, or a vote."""
 
-    text: str | None = None
-    new_answer: str | None = None
-    vote: str | None = None
-    reason: str = ""
+    text: str | None = Field(default=None, description="Reply with plain text")
+    new_answer: str | None = Field(default=None, description="Call new_answer with this content")
+    vote: str | None = Field(default=None, description="Call vote for this anonymous id (agent1, ...)")
+    reason: str = Field(default="", description="The vote's reason")
 
     @model_validator(mode="after")
     def _one_kind(self) -> ScriptedReply:
@@ -198,8 +205,10 @@ class ScriptedBackendConfig(_BackendBase):
     """A deterministic in-process model for demos and tests; no network, no key."""
 
     type: Literal["scripted"]
-    model: str = "scripted"
-    replies: list[ScriptedReply | str] = Field(default_factory=list)
+    model: str = Field(default="scripted", description="Name shown in logs and sessions")
+    replies: list[ScriptedReply | str] = Field(
+        default_factory=list, description="Replies in order; the last one repeats"
+    )
     latency: float = Field(default=0.0, ge=0.0, description="Seconds to wait before each reply")
 
 
@@ -219,34 +228,38 @@ BACKEND_TYPES: tuple[str, ...] = ("chatcompletion", "openai", "claude", "gemini"
 
 
 class ConversationMemoryConfig(_Model):
-    enabled: bool = True
+    enabled: bool = Field(default=True, description="Keep each agent's messages for the current question")
     max_messages: int | None = Field(default=None, gt=0, description="Keep at most this many messages")
 
 
 class ExtractionLLMConfig(_Model):
     """The LLM mem0 uses for fact extraction.  ``provider: agent`` reuses the agent's own backend."""
 
-    provider: str = "agent"
-    model: str | None = None
-    api_key: SecretStr | None = None
-    base_url: str | None = None
+    provider: str = Field(default="agent", description="agent (the agent's own backend) or a mem0 provider")
+    model: str | None = Field(default=None, description="Model for a mem0-native provider")
+    api_key: SecretStr | None = Field(default=None, description="Key for a mem0-native provider")
+    base_url: str | None = Field(default=None, description="Endpoint for a mem0-native provider")
 
 
 class EmbeddingConfig(_Model):
-    provider: Literal["local", "openai", "azure_openai", "together"] = "local"
-    model: str | None = None
-    api_key: SecretStr | None = None
-    base_url: str | None = None
-    dims: int | None = Field(default=None, gt=0)
+    provider: Literal["local", "openai", "azure_openai", "together"] = Field(
+        default="local", description="local: all-MiniLM-L6-v2 shipped on PyPI, no download"
+    )
+    model: str | None = Field(default=None, description="Embedding model for a remote provider")
+    api_key: SecretStr | None = Field(default=None, description="Key for a remote provider")
+    base_url: str | None = Field(default=None, description="Endpoint for a remote provider")
+    dims: int | None = Field(default=None, gt=0, description="Dimension; default: what the embedder gives")
 
 
 class QdrantConfig(_Model):
-    mode: Literal["local", "server"] = "local"
+    mode: Literal["local", "server"] = Field(
+        default="local", description="local: embedded, one process; server: docker-compose.qdrant.yml"
+    )
     path: str | None = Field(default=None, description="Local store path; default under MASSMEM_HOME")
-    host: str | None = None
-    port: int | None = Field(default=None, gt=0, lt=65536)
-    url: str | None = None
-    api_key: SecretStr | None = None
+    host: str | None = Field(default=None, description="Server mode: host name")
+    port: int | None = Field(default=None, gt=0, lt=65536, description="Server mode: port (6333)")
+    url: str | None = Field(default=None, description="Server mode: full URL instead of host/port")
+    api_key: SecretStr | None = Field(default=None, description="Server mode: API key")
 
     @model_validator(mode="after")
     def _server_needs_address(self) -> QdrantConfig:
@@ -256,8 +269,8 @@ class QdrantConfig(_Model):
 
 
 class PersistentMemoryConfig(_Model):
-    enabled: bool = False
-    on_disk: bool = True
+    enabled: bool = Field(default=False, description="Extract, store and retrieve facts across turns")
+    on_disk: bool = Field(default=True, description="Keep the store on disk (false: in memory)")
     session_name: str | None = Field(
         default=None, description="Memory scope; null searches across sessions"
     )
@@ -272,28 +285,32 @@ class PersistentMemoryConfig(_Model):
 
 
 class CompressionConfig(_Model):
-    trigger_threshold: float = Field(default=0.75, gt=0.0, le=1.0)
-    target_ratio: float = Field(default=0.40, gt=0.0, lt=1.0)
+    trigger_threshold: float = Field(
+        default=0.75, gt=0.0, le=1.0, description="Compress before a call above this share of the window"
+    )
+    target_ratio: float = Field(default=0.40, gt=0.0, lt=1.0, description="Share of the window kept after")
 
 
 class RetrievalConfig(_Model):
-    limit: int = Field(default=5, ge=1, le=100)
-    exclude_recent: bool = True
+    limit: int = Field(default=5, ge=1, le=100, description="Memories injected per call")
+    exclude_recent: bool = Field(
+        default=True, description="Retrieve only after compression, a restart or on resuming a session"
+    )
 
 
 class RecordingConfig(_Model):
-    record_all_tool_calls: bool = False
-    record_reasoning: bool = False
+    record_all_tool_calls: bool = Field(default=False, description="Record every tool call, not just workflow tools")
+    record_reasoning: bool = Field(default=False, description="Record reasoning/thinking as its own memory")
 
 
 class SharedMemoryConfig(_Model):
-    enabled: bool = True
+    enabled: bool = Field(default=True, description="Share answers and votes between agents, attributed")
     window: int = Field(default=10, ge=1, description="Recent shared entries shown to each agent")
-    persistent: bool = False
+    persistent: bool = Field(default=False, description="Also keep shared entries in persistent memory")
 
 
 class MemoryConfig(_Model):
-    enabled: bool = True
+    enabled: bool = Field(default=True, description="Master switch for every kind of memory")
     conversation_memory: ConversationMemoryConfig = Field(default_factory=ConversationMemoryConfig)
     persistent_memory: PersistentMemoryConfig = Field(default_factory=PersistentMemoryConfig)
     shared_memory: SharedMemoryConfig = Field(default_factory=SharedMemoryConfig)
@@ -305,20 +322,20 @@ class MemoryConfig(_Model):
 class AgentMemoryOverrides(_Model):
     """Per-agent changes to the team's memory settings (unset fields inherit)."""
 
-    enabled: bool | None = None
-    persistent: bool | None = None
-    retrieval_limit: int | None = Field(default=None, ge=1, le=100)
-    exclude_recent: bool | None = None
+    enabled: bool | None = Field(default=None, description="Memory on/off for this agent")
+    persistent: bool | None = Field(default=None, description="Persistent memory on/off for this agent")
+    retrieval_limit: int | None = Field(default=None, ge=1, le=100, description="Overrides retrieval.limit")
+    exclude_recent: bool | None = Field(default=None, description="Overrides retrieval.exclude_recent")
 
 
 # --------------------------------------------------------------------------------- team
 
 
 class AgentConfig(_Model):
-    id: str
-    backend: BackendConfig
-    system_message: str | None = None
-    memory: AgentMemoryOverrides | None = None
+    id: str = Field(description="Unique, file-name-safe id; models only ever see anonymous ids")
+    backend: BackendConfig = Field(description="The model behind this agent; `type` picks the section")
+    system_message: str | None = Field(default=None, description="The agent's own instructions")
+    memory: AgentMemoryOverrides | None = Field(default=None, description="Per-agent memory overrides")
 
     @field_validator("id")
     @classmethod
@@ -332,28 +349,36 @@ class OrchestratorConfig(_Model):
     max_answers_per_agent: int | None = Field(
         default=None, ge=1, description="New answers one agent may give; then it must vote"
     )
-    max_invalid_retries: int = Field(default=3, ge=0, le=10)
+    max_invalid_retries: int = Field(
+        default=3, ge=0, le=10, description="Retries for an invalid action before the agent is out"
+    )
     max_turns_per_agent: int = Field(
         default=12, ge=1, le=200, description="Safety cap on model turns per agent per question"
     )
-    answer_novelty: Literal["lenient", "balanced", "strict"] = "lenient"
-    compression_target_ratio: float = Field(default=0.20, gt=0.0, lt=1.0)
-    present_final_answer: bool = True
+    answer_novelty: Literal["lenient", "balanced", "strict"] = Field(
+        default="lenient", description="How different a new answer must be from existing ones"
+    )
+    compression_target_ratio: float = Field(
+        default=0.20, gt=0.0, lt=1.0, description="Share kept verbatim when a context-length error forces compression"
+    )
+    present_final_answer: bool = Field(default=True, description="The winner writes the final answer")
 
 
 class UIConfig(_Model):
-    display: Literal["auto", "rich", "plain", "none"] = "auto"
-    show_reasoning: bool = False
-    log_dir: str | None = None
+    display: Literal["auto", "rich", "plain", "none"] = Field(
+        default="auto", description="auto: live view on a terminal, plain lines elsewhere"
+    )
+    show_reasoning: bool = Field(default=False, description="Show reasoning/thinking in the live view")
+    log_dir: str | None = Field(default=None, description="Logs and debug dumps; default under MASSMEM_HOME")
 
 
 class TeamConfig(_Model):
-    agents: list[AgentConfig] = Field(min_length=1)
-    memory: MemoryConfig = Field(default_factory=MemoryConfig)
-    orchestrator: OrchestratorConfig = Field(default_factory=OrchestratorConfig)
-    ui: UIConfig = Field(default_factory=UIConfig)
-    session_id: str | None = None
-    description: str | None = None
+    agents: list[AgentConfig] = Field(min_length=1, description="The team, in registration order")
+    memory: MemoryConfig = Field(default_factory=MemoryConfig, description="What the team remembers")
+    orchestrator: OrchestratorConfig = Field(default_factory=OrchestratorConfig, description="The team loop")
+    ui: UIConfig = Field(default_factory=UIConfig, description="Display and logs")
+    session_id: str | None = Field(default=None, description="Session to use or resume (--session-id wins)")
+    description: str | None = Field(default=None, description="Shown in session lists")
 
     @field_validator("session_id")
     @classmethod

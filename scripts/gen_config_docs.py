@@ -1,0 +1,127 @@
+"""Write docs/configuration.md from the config schema, so the reference never drifts.
+
+    python scripts/gen_config_docs.py            # rewrite the file
+    python scripts/gen_config_docs.py --check    # exit 1 if it is out of date (used by the tests)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import types
+import typing
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from massmem.config import schema
+
+OUT = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
+
+INTRO = """# Configuration reference
+
+A team file is YAML. `massmem validate FILE` checks it and reports every problem with its dotted path
+(`agents[1].backend.model`), its line and, for typos, a suggestion. Unknown keys are errors, never ignored.
+
+- `${VAR}` and `${VAR:-default}` are replaced from the environment or a `.env` file beside the config
+  (the real environment wins); `$${` writes a literal `${`.
+- `@examples/NAME` names a team shipped with massmem (see `configs/`).
+- Ids (agents, sessions) are 1–64 letters, digits, `_`, `.` or `-`, starting with a letter or digit.
+
+This page is generated from the schema by `scripts/gen_config_docs.py`.
+"""
+
+
+def _type_name(annotation: object) -> str:
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Literal:
+        return " \\| ".join(f"`{a}`" for a in args)
+    if origin in (typing.Union, types.UnionType):
+        return " \\| ".join(_type_name(a) for a in args if a is not type(None)) + (
+            " \\| null" if type(None) in args else ""
+        )
+    if origin is typing.Annotated:
+        return _type_name(args[0])
+    if origin in (list, tuple):
+        return f"list of {_type_name(args[0])}" if args else "list"
+    if origin is dict:
+        return "mapping"
+    if isinstance(annotation, type):
+        if issubclass(annotation, BaseModel):
+            return f"[{annotation.__name__}](#{annotation.__name__.lower()})"
+        return {"str": "string", "int": "integer", "float": "number", "bool": "boolean",
+                "SecretStr": "secret string"}.get(annotation.__name__, annotation.__name__)
+    return str(annotation).replace("typing.", "")
+
+
+def _default(field: typing.Any) -> str:
+    if field.is_required():
+        return "**required**"
+    if field.default_factory is not None:
+        value = field.default_factory()
+        if isinstance(value, BaseModel):
+            return "(section)"
+        return f"`{value!r}`"
+    return f"`{field.default!r}`".replace("`None`", "`null`")
+
+
+def _table(model: type[BaseModel]) -> str:
+    doc = (model.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+    lines = [f"## {model.__name__}", ""]
+    if doc and not doc.startswith("!!!"):
+        lines += [doc, ""]
+    lines += ["| key | type | default | meaning |", "|---|---|---|---|"]
+    for name, field in model.model_fields.items():
+        meaning = (field.description or "").replace("|", "\\|")
+        lines.append(f"| `{name}` | {_type_name(field.annotation)} | {_default(field)} | {meaning} |")
+    return "\n".join(lines) + "\n"
+
+
+MODELS: list[type[BaseModel]] = [
+    schema.TeamConfig,
+    schema.AgentConfig,
+    schema.AgentMemoryOverrides,
+    schema.ChatCompletionBackendConfig,
+    schema.OpenAIBackendConfig,
+    schema.ClaudeBackendConfig,
+    schema.GeminiBackendConfig,
+    schema.LocalBackendConfig,
+    schema.ScriptedBackendConfig,
+    schema.ScriptedReply,
+    schema.OrchestratorConfig,
+    schema.MemoryConfig,
+    schema.ConversationMemoryConfig,
+    schema.PersistentMemoryConfig,
+    schema.ExtractionLLMConfig,
+    schema.EmbeddingConfig,
+    schema.QdrantConfig,
+    schema.SharedMemoryConfig,
+    schema.CompressionConfig,
+    schema.RetrievalConfig,
+    schema.RecordingConfig,
+    schema.UIConfig,
+]
+
+
+def render() -> str:
+    return INTRO + "\n" + "\n".join(_table(m) for m in MODELS)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--check", action="store_true")
+    ns = parser.parse_args()
+    text = render()
+    if ns.check:
+        if not OUT.exists() or OUT.read_text() != text:
+            print(f"{OUT} is out of date: run python scripts/gen_config_docs.py", file=sys.stderr)
+            return 1
+        return 0
+    OUT.write_text(text)
+    print(f"wrote {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
