@@ -293,10 +293,17 @@ class ChatCompletionsBackend(Backend):
 
     Built by :func:`from_config`; the keyword arguments exist so other backends
     (the local llama.cpp server) can point one at an endpoint they manage.
+
+    Servers differ, so the backend adapts once and remembers: one that rejects
+    ``stream_options`` is asked again without it; one that answers with
+    llama-cpp-python's validation error gets that server's ``dialect``.
     ``preflight`` sends a one-token non-streaming copy of each request first:
     llama-cpp-python hides a context-length error inside an empty ``200``
     stream and reports no usage when streaming, and the preflight surfaces
     both (the prompt is cached server-side, so the real request reuses it).
+    A stream that ends without a finish reason is a failure, never a short
+    answer: that is how a dropped connection (or a server cutting a stream
+    off) looks from here.
     """
 
     type_name = "chatcompletion"
@@ -472,7 +479,7 @@ class ChatCompletionsBackend(Backend):
             return exc
         import openai
 
-        where = dict(provider=self.provider, agent_id=self.agent_id)
+        where = self._where()
         if isinstance(exc, openai.APITimeoutError):
             return ProviderUnavailable(
                 f"{self.provider}: no answer from {self.base_url} within {self.timeout:g}s", **where
@@ -499,7 +506,7 @@ class ChatCompletionsBackend(Backend):
     def _translate_status(self, exc: Any) -> BackendError:
         status: int = exc.status_code
         message = _server_message(exc)
-        where = dict(provider=self.provider, agent_id=self.agent_id)
+        where = self._where()
         if status in (401, 403):
             return AuthenticationFailed(
                 f"{self.provider} rejected the API key (HTTP {status}): {message}. {self._key_hint()}",
@@ -525,7 +532,7 @@ class ChatCompletionsBackend(Backend):
     def _translate_stream_error(self, exc: Any) -> BackendError:
         """An error object sent inside a 200 stream (vLLM, OpenRouter, llama.cpp do this)."""
         message = _server_message(exc)
-        where = dict(provider=self.provider, agent_id=self.agent_id)
+        where = self._where()
         overflow = self._overflow(exc, message)
         if overflow is not None:
             return overflow
@@ -555,6 +562,9 @@ class ChatCompletionsBackend(Backend):
             provider=self.provider,
             agent_id=self.agent_id,
         )
+
+    def _where(self) -> dict[str, Any]:
+        return {"provider": self.provider, "agent_id": self.agent_id}
 
     def _key_hint(self) -> str:
         if self._key_env:

@@ -253,8 +253,8 @@ def _classify(
 
 def translate_exception(
     exc: BaseException, *, agent_id: str | None = None, timeout: float | None = None
-) -> BaseException:
-    """Map an ``anthropic`` (or raw transport) exception to :mod:`massmem.errors`; others pass through."""
+) -> BackendError:
+    """Map an ``anthropic`` (or raw transport) exception to :mod:`massmem.errors`."""
     import anthropic
 
     if isinstance(exc, BackendError):
@@ -293,7 +293,11 @@ def translate_exception(
             provider=PROVIDER,
             agent_id=agent_id,
         )
-    return exc
+    # Anything else the SDK raised (a ValueError from its request building, say) is still
+    # not allowed past the boundary; its type name stays in the message for whoever debugs it.
+    return BackendError(
+        f"Anthropic client error: {type(exc).__name__}: {exc}", provider=PROVIDER, agent_id=agent_id
+    )
 
 
 def _is_timeout(exc: BaseException) -> bool:
@@ -541,10 +545,7 @@ class ClaudeBackend(Backend):
             for out in closing:
                 yield out
         except Exception as exc:
-            mapped = translate_exception(exc, agent_id=self.agent_id, timeout=self.timeout)
-            if mapped is exc:
-                raise
-            raise mapped from None
+            raise translate_exception(exc, agent_id=self.agent_id, timeout=self.timeout) from None
 
     async def aclose(self) -> None:
         client, self._client = self._client, None

@@ -318,8 +318,8 @@ def _classify(
 
 def translate_exception(
     exc: BaseException, *, agent_id: str | None = None, timeout: float | None = None
-) -> BaseException:
-    """Map a ``google.genai`` (or raw transport) exception to :mod:`massmem.errors`; others pass through."""
+) -> BackendError:
+    """Map a ``google.genai`` (or raw transport) exception to :mod:`massmem.errors`."""
     from google.genai import errors as genai_errors
 
     if isinstance(exc, BackendError):
@@ -354,7 +354,11 @@ def translate_exception(
             provider=PROVIDER,
             agent_id=agent_id,
         )
-    return exc
+    # Anything else the SDK raised (a ValueError from its request building, say) is still
+    # not allowed past the boundary; its type name stays in the message for whoever debugs it.
+    return BackendError(
+        f"Gemini client error: {type(exc).__name__}: {exc}", provider=PROVIDER, agent_id=agent_id
+    )
 
 
 def _is_timeout(exc: BaseException) -> bool:
@@ -565,10 +569,7 @@ class GeminiBackend(Backend):
             for out in closing:
                 yield out
         except Exception as exc:
-            mapped = translate_exception(exc, agent_id=self.agent_id, timeout=self.timeout)
-            if mapped is exc:
-                raise
-            raise mapped from None
+            raise translate_exception(exc, agent_id=self.agent_id, timeout=self.timeout) from None
 
     async def aclose(self) -> None:
         client, self._client = self._client, None

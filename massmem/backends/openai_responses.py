@@ -283,8 +283,8 @@ def _body_fields(body: object) -> tuple[str | None, str | None, str | None]:
 
 def translate_exception(
     exc: BaseException, *, agent_id: str | None = None, timeout: float | None = None
-) -> BaseException:
-    """Map an ``openai`` (or transport) exception to :mod:`massmem.errors`; other exceptions pass through."""
+) -> BackendError:
+    """Map an ``openai`` (or transport) exception to :mod:`massmem.errors`."""
     import openai
 
     if isinstance(exc, BackendError):
@@ -332,7 +332,11 @@ def translate_exception(
             provider=PROVIDER,
             agent_id=agent_id,
         )
-    return exc
+    # Anything else the SDK raised (a ValueError from its request building, say) is still
+    # not allowed past the boundary; its type name stays in the message for whoever debugs it.
+    return BackendError(
+        f"OpenAI client error: {type(exc).__name__}: {exc}", provider=PROVIDER, agent_id=agent_id
+    )
 
 
 def _is_transport_error(exc: BaseException) -> bool:
@@ -576,10 +580,7 @@ class OpenAIResponsesBackend(Backend):
             for out in translator.close():
                 yield out
         except Exception as exc:
-            mapped = translate_exception(exc, agent_id=self.agent_id, timeout=self.timeout)
-            if mapped is exc:
-                raise
-            raise mapped from None
+            raise translate_exception(exc, agent_id=self.agent_id, timeout=self.timeout) from None
 
     async def aclose(self) -> None:
         client, self._client = self._client, None

@@ -298,3 +298,10 @@ def test_max_tokens_grows_past_the_thinking_budget() -> None:
         model="claude-sonnet-4-6", api_key="k" * 10, thinking_budget=16_000, max_tokens=4000
     )
     assert backend.params(HELLO)["max_tokens"] == 17_024
+
+
+def test_no_exception_type_escapes_the_boundary() -> None:
+    from massmem.backends.claude import translate_exception
+
+    error = translate_exception(TypeError("odd"), agent_id="a")
+    assert type(error) is BackendError and "TypeError: odd" in str(error)

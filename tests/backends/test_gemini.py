@@ -300,3 +300,11 @@ def test_registry_and_capabilities() -> None:
         model="gemini-2.5-pro", api_key="k" * 10, thinking_budget=0
     ).capabilities.reasoning
     assert GeminiBackend(model="gemini-1.5-pro", api_key="k" * 10).capabilities.context_window == 2_097_152
+
+
+def test_no_exception_type_escapes_the_boundary() -> None:
+    from massmem.backends.gemini import translate_exception
+    from massmem.errors import BackendError
+
+    error = translate_exception(ValueError("partial_args is not supported"), agent_id="a")
+    assert type(error) is BackendError and "ValueError" in str(error)

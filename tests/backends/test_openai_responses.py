@@ -13,6 +13,7 @@ from massmem.backends.openai_responses import OpenAIResponsesBackend, from_confi
 from massmem.config.schema import OpenAIBackendConfig
 from massmem.errors import (
     AuthenticationFailed,
+    BackendError,
     ContextLengthExceeded,
     ProviderUnavailable,
     RateLimited,
@@ -310,3 +311,10 @@ def test_capability_profile(model: str, window: int | None, reasoning: bool) -> 
 def test_reasoning_effort_marks_any_model_as_reasoning() -> None:
     backend = OpenAIResponsesBackend(model="custom", api_key="sk-x-0000000000", reasoning_effort="low")
     assert backend.capabilities.reasoning
+
+
+def test_no_exception_type_escapes_the_boundary() -> None:
+    from massmem.backends.openai_responses import translate_exception
+
+    error = translate_exception(ValueError("odd"), agent_id="a")
+    assert type(error) is BackendError and "ValueError: odd" in str(error)
