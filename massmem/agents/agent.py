@@ -142,13 +142,16 @@ class Agent:
     ) -> Agent:
         """Build an agent from its config section; ``backend`` overrides the configured one."""
         from massmem.backends.registry import build_backend
+        from massmem.backends.retry import wrap
 
         max_messages = None
         if memory is not None and memory.enabled and memory.conversation_memory.enabled:
             max_messages = memory.conversation_memory.max_messages
         return cls(
             config.id,
-            backend if backend is not None else build_backend(config.backend, agent_id=config.id),
+            backend
+            if backend is not None
+            else wrap(build_backend(config.backend, agent_id=config.id), config.backend, agent_id=config.id),
             config.system_message,
             ConversationMemory(max_messages=max_messages),
             config.backend.action_mode,
@@ -221,6 +224,8 @@ class Agent:
                     out.finish_reason = r
         out.text = "".join(text)
         out.reasoning = "".join(reasoning)
+        if out.usage is None:
+            out.usage = _estimated_usage(request, out)
         return out
 
     async def _context(self, history: Sequence[Message]) -> str:
@@ -246,3 +251,15 @@ class Agent:
                 await hook(record)
             except Exception as error:
                 log.warning("agent %s: after-turn hook %r failed: %s", self.id, hook, error)
+
+
+def _estimated_usage(request: ModelRequest, completion: Completion) -> Usage:
+    """Usage for a call whose provider reported none, marked as an estimate."""
+    from massmem.context.tokens import estimate_message_tokens, estimate_tokens
+
+    sent = estimate_message_tokens(request.messages) + sum(
+        estimate_tokens(t.description) + estimate_tokens(str(t.parameters)) for t in request.tools
+    )
+    made = estimate_tokens(completion.text) + estimate_tokens(completion.reasoning)
+    made += sum(estimate_tokens(c.raw_arguments or str(c.arguments)) for c in completion.tool_calls)
+    return Usage(input_tokens=sent, output_tokens=made, estimated=True)

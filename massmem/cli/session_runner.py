@@ -129,6 +129,8 @@ def run_once(team: TeamConfig, question: str, options: RunOptions) -> int:
     registry.update(session.id, status="completed", add_turns=1)
     if options.as_json:
         print(json.dumps(result_as_dict(result, session.id), indent=2))
+    elif options.display == "none":
+        print(result.final_answer)
     for agent_id, reason in result.failures.items():
         print(f"note: agent {agent_id} dropped out: {reason}", file=sys.stderr)
     return EXIT_TIMEOUT if result.timed_out else EXIT_OK
@@ -189,6 +191,8 @@ def run_interactive(team: TeamConfig, options: RunOptions) -> int:
                     print(f"error: {exc}", file=sys.stderr)
                     continue
                 display.close()
+                if options.display == "none":
+                    print(result.final_answer)
                 history.append(PastTurn(text, result.final_answer))
                 registry.update(session.id, add_turns=1, question=text)
         except (KeyboardInterrupt, asyncio.CancelledError):

@@ -1,1 +1,1 @@
-"""massmem.context"""
+"""Context management: token accounting and compression."""

@@ -112,8 +112,39 @@ def local_model() -> Any:
                 from transformers.utils import logging as transformers_logging
 
                 transformers_logging.disable_progress_bar()
-            _model = SentenceTransformer(str(folder), local_files_only=True)
+            model = SentenceTransformer(str(folder), local_files_only=True)
+            if _use_bfloat16(model):
+                import torch
+
+                model = model.to(torch.bfloat16)
+            _model = model
     return _model
+
+
+def _cpu_has_bf16() -> bool:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return False
+
+
+def _use_bfloat16(model: Any) -> bool:
+    """bfloat16 halves encoding time on CPUs with native bf16 and gives the same rankings.
+
+    ``MASSMEM_EMBED_DTYPE=float32`` (or ``bfloat16``) overrides the automatic choice.
+    """
+    choice = os.environ.get("MASSMEM_EMBED_DTYPE", "auto").strip().lower()
+    if choice in ("float32", "fp32"):
+        return False
+    if choice in ("bfloat16", "bf16"):
+        return True
+    device = str(getattr(model, "device", "cpu"))
+    return device.startswith("cuda") or (device == "cpu" and _cpu_has_bf16())
 
 
 class LocalEmbedder(Embedder):
@@ -144,7 +175,10 @@ class LocalEmbedder(Embedder):
                 convert_to_numpy=True,
                 show_progress_bar=False,
             )
-        return np.asarray(vectors, dtype=np.float32)
+        matrix = np.asarray(vectors, dtype=np.float32)
+        # bfloat16 inference leaves norms a hair off 1: renormalise in float32.
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        return matrix / np.where(norms == 0, 1.0, norms)
 
 
 # --------------------------------------------------------------------------- remote APIs

@@ -160,3 +160,10 @@ def test_list_sessions_on_an_empty_home() -> None:
     done = massmem("run", "--list-sessions")
     assert done.returncode == 0
     assert "No sessions yet" in done.stdout
+
+
+def test_no_display_prints_only_the_answer(team_file: Path) -> None:
+    done = massmem("run", "-c", str(team_file), "--no-display", "Capital of France?")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "Paris is the capital of France."
+    assert "winner" not in done.stderr

@@ -8,6 +8,7 @@ import pytest
 
 from massmem.agents import Agent, ContextBlock, TurnContext, TurnPlan, TurnRecord
 from massmem.backends.base import ToolSpec
+from massmem.backends.retry import RetryingBackend
 from massmem.backends.scripted import AnswerReply, ScriptedBackend, TextReply
 from massmem.config.schema import AgentConfig, MemoryConfig
 from massmem.errors import ProviderUnavailable
@@ -112,7 +113,10 @@ def test_from_config_uses_registry_memory_bound_and_action_mode() -> None:
     memory = MemoryConfig.model_validate({"conversation_memory": {"max_messages": 7}})
     agent = Agent.from_config(config, memory=memory)
     assert agent.id == "alice" and agent.system_message == "Be brief."
-    assert isinstance(agent.backend, ScriptedBackend)
+    # Built through the registry and wrapped with the retries its config asks for (default 3).
+    assert isinstance(agent.backend, RetryingBackend)
+    assert isinstance(agent.backend.inner, ScriptedBackend)
+    assert agent.backend.max_retries == 3
     assert agent.action_mode == "json"
     assert agent.conversation.max_messages == 7
 
