@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -61,6 +62,8 @@ class LoopbackServer:
     def __init__(self) -> None:
         self.queue: deque[Reply] = deque()
         self.default: Reply | None = None
+        #: when set, decides each reply from the recorded request (queued replies still go first)
+        self.responder: Callable[[Recorded], Reply] | None = None
         self.requests: list[Recorded] = []
         self._lock = threading.Lock()
         server = self
@@ -78,7 +81,13 @@ class LoopbackServer:
                     server.requests.append(
                         Recorded(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                     )
-                    reply = server.queue.popleft() if server.queue else server.default
+                    recorded = server.requests[-1]
+                    if server.queue:
+                        reply = server.queue.popleft()
+                    elif server.responder is not None:
+                        reply = server.responder(recorded)
+                    else:
+                        reply = server.default
                 if reply is None:
                     reply = Reply(status=500, json_body={"error": {"message": "loopback: no reply queued"}})
                 try:
