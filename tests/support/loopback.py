@@ -12,6 +12,7 @@ Anthropic events, Gemini chunks) live in sibling modules and only build
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -90,15 +91,13 @@ class LoopbackServer:
                         reply = server.default
                 if reply is None:
                     reply = Reply(status=500, json_body={"error": {"message": "loopback: no reply queued"}})
-                try:
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     server._send(self, reply)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
 
-            do_GET = _handle
-            do_POST = _handle
-            do_DELETE = _handle
-            do_PUT = _handle
+            do_GET = _handle  # noqa: N815 - http.server's naming
+            do_POST = _handle  # noqa: N815
+            do_DELETE = _handle  # noqa: N815
+            do_PUT = _handle  # noqa: N815
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
