@@ -29,6 +29,7 @@ The three systems share the machine and the embedding model (all-MiniLM-L6-v2 fr
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -105,9 +106,7 @@ def load_conversations(path: Path) -> list[Conversation]:
     for n, sample in enumerate(data):
         conv = sample["conversation"]
         turns: list[Turn] = []
-        session_numbers = sorted(
-            int(m.group(1)) for k in conv if (m := re.fullmatch(r"session_(\d+)", k))
-        )
+        session_numbers = sorted(int(m.group(1)) for k in conv if (m := re.fullmatch(r"session_(\d+)", k)))
         for s in session_numbers:
             date = str(conv.get(f"session_{s}_date_time", ""))
             for t in conv.get(f"session_{s}") or []:
@@ -216,7 +215,10 @@ class MassmemSystem:
             started = time.perf_counter()
             for session, turns in sorted(by_session.items()):
                 memory.record_sync(
-                    [{"role": "user", "content": t.document, "metadata": {"dia_id": t.dia_id}} for t in turns],
+                    [
+                        {"role": "user", "content": t.document, "metadata": {"dia_id": t.dia_id}}
+                        for t in turns
+                    ],
                     turn=session,
                 )
                 bar.update(len(turns))
@@ -286,14 +288,10 @@ class Mem0System:
                 result.add(q, ranked, ms)
                 bar.update(1)
         finally:
-            try:
+            with contextlib.suppress(Exception):
                 memory.vector_store.client.close()
-            except Exception:
-                pass
-            try:
+            with contextlib.suppress(Exception):
                 memory.db.close()
-            except Exception:
-                pass
 
 
 class BM25System:
@@ -391,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     ks = sorted({int(x) for x in args.k.split(",") if x.strip()})
-    top = max(ks + [10])
+    top = max([*ks, 10])
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     unknown = set(systems) - set(SYSTEMS)
     if unknown:

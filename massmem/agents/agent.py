@@ -14,6 +14,20 @@ touching the team loop:
 
 A failing provider or hook is logged and skipped: memory is an aid, and losing it for
 one call must not take the agent out of the question.
+
+Context management happens here, around the backend call (see :mod:`massmem.context`):
+
+* before the call the request is counted; past ``trigger_threshold × window`` older
+  messages are summarised by the agent's own backend (**proactive** compression);
+* a :class:`~massmem.errors.ContextLengthExceeded` from the backend teaches the agent the
+  window, then older messages are summarised and the call is retried exactly once
+  (**reactive** compression);
+* after the call the agent records a :class:`~massmem.context.usage.ContextUsage`
+  (used / window, the provider's figure or an estimate) and calibrates its counter.
+
+Compression only changes what is rendered into requests: the conversation keeps every
+message.  After a compression ``retrieval_due`` is set, for a persistent-memory context
+provider to read and clear; with ``debug_dir`` set, each compression is dumped as JSON.
 """
 
 from __future__ import annotations
@@ -23,10 +37,25 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 from massmem.backends.base import Backend, Completion, JsonSchemaFormat, ModelRequest, ToolSpec
-from massmem.errors import BackendError
+from massmem.context.compression import (
+    CompressedView,
+    CompressionReport,
+    CompressionResult,
+    CompressionSettings,
+    Entry,
+    compress,
+    render,
+    request_to_dict,
+    write_dump,
+)
+from massmem.context.tokens import TokenCounter
+from massmem.context.usage import ContextUsage
+from massmem.context.windows import resolve_window
+from massmem.errors import BackendError, ContextLengthExceeded
 from massmem.memory.conversation import ConversationMemory
 from massmem.messages import (
     Finished,
@@ -39,6 +68,7 @@ from massmem.messages import (
     ToolResultMessage,
     Usage,
     UserMessage,
+    message_to_dict,
 )
 
 if TYPE_CHECKING:
@@ -48,6 +78,7 @@ __all__ = [
     "AfterTurnHook",
     "Agent",
     "ContextBlock",
+    "ContextNotice",
     "ContextProvider",
     "TurnContext",
     "TurnPlan",
@@ -78,9 +109,12 @@ class TurnContext:
 class TurnPlan:
     """Everything one call needs that the caller decides.
 
-    ``standalone`` calls see only ``system`` and ``prompt`` and leave the conversation
-    untouched (the final presentation is one); otherwise ``prompt`` and the reply are
-    appended to the conversation, ``pin_prompt`` keeping the prompt through eviction.
+    ``standalone`` calls see only ``system``, ``history`` and ``prompt`` and leave the
+    conversation untouched (the final presentation is one); otherwise ``history``,
+    ``prompt`` and the reply are appended to the conversation, ``pin_prompt`` keeping the
+    prompt through eviction and compression.  ``history`` holds messages that precede the
+    prompt — earlier turns of a session as user/assistant pairs — stored unpinned, so
+    compression may summarise them like any older message.
     """
 
     system: str
@@ -90,6 +124,7 @@ class TurnPlan:
     tool_choice: Literal["auto", "required", "none"] = "auto"
     response_format: JsonSchemaFormat | None = None
     standalone: bool = False
+    history: tuple[Message, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +140,8 @@ class TurnRecord:
 
 ContextProvider = Callable[[TurnContext], Awaitable[Sequence[ContextBlock]]]
 AfterTurnHook = Callable[[TurnRecord], Awaitable[None]]
+#: what ``take_turn(on_context=...)`` is told: a compression, and each call's context figure
+ContextNotice = CompressionReport | ContextUsage
 
 
 class Agent:
@@ -131,6 +168,25 @@ class Agent:
         self.question = ""
         #: seconds spent inside ``backend.stream`` since construction (benchmarks, reports)
         self.backend_seconds = 0.0
+        # -- context management ------------------------------------------------------------
+        #: counts tokens for this agent's model (tiktoken offline or a calibrated estimate)
+        self.counter = TokenCounter(backend.model)
+        self.compression = CompressionSettings()
+        #: ``context_window`` from the backend config (wins over capabilities and the table)
+        self.configured_window: int | None = None
+        #: the window a context-length error revealed (wins over everything else)
+        self.learnt_window: int | None = None
+        #: set after every compression; a persistent-memory context provider reads and clears it
+        self.retrieval_due = False
+        #: with a folder here (``--debug``), each compression is written there as JSON
+        self.debug_dir: Path | None = None
+        #: the last call's context figure (used / window, API or estimate)
+        self.context_usage: ContextUsage | None = None
+        #: every compression since construction, oldest first
+        self.compressions: list[CompressionReport] = []
+        #: tokens the summary requests cost (they are real spend, outside any turn's usage)
+        self.summary_usage = Usage()
+        self._view: CompressedView | None = None
 
     @classmethod
     def from_config(
@@ -147,7 +203,7 @@ class Agent:
         max_messages = None
         if memory is not None and memory.enabled and memory.conversation_memory.enabled:
             max_messages = memory.conversation_memory.max_messages
-        return cls(
+        agent = cls(
             config.id,
             backend
             if backend is not None
@@ -156,43 +212,81 @@ class Agent:
             ConversationMemory(max_messages=max_messages),
             config.backend.action_mode,
         )
+        agent.configured_window = config.backend.context_window
+        if memory is not None:
+            agent.compression.trigger_threshold = memory.compression.trigger_threshold
+            agent.compression.target_ratio = memory.compression.target_ratio
+        return agent
+
+    @property
+    def context_window(self) -> int | None:
+        """The window to plan with: learnt, configured, the backend's, the table's, or None."""
+        return resolve_window(
+            learnt=self.learnt_window,
+            configured=self.configured_window,
+            capability=self.backend.capabilities.context_window,
+            model=self.backend.model,
+        )
+
+    def learn_window(self, tokens: int) -> None:
+        """The provider said its window holds ``tokens``: plan with that from now on."""
+        if tokens > 0:
+            self.learnt_window = tokens if self.learnt_window is None else min(self.learnt_window, tokens)
 
     def begin(self, question: str) -> None:
-        """Start work on a new question.  Earlier questions reach the model as rendered history."""
+        """Start work on a new question; earlier turns arrive as ``TurnPlan.history``."""
         self.question = question
         self.conversation.clear()
+        self._view = None
 
     async def take_turn(
-        self, plan: TurnPlan, on_event: Callable[[StreamEvent], None] | None = None
+        self,
+        plan: TurnPlan,
+        on_event: Callable[[StreamEvent], None] | None = None,
+        *,
+        on_context: Callable[[ContextNotice], None] | None = None,
     ) -> Completion:
-        """Make one model call; forward text and reasoning deltas to ``on_event`` as they stream."""
+        """Make one model call; forward text and reasoning deltas to ``on_event`` as they stream.
+
+        ``on_context`` hears of each compression (a :class:`CompressionReport`) and, once the
+        call ended, of the context figure (a :class:`ContextUsage`).
+        """
         if plan.standalone:
-            history: list[Message] = [UserMessage(plan.prompt or "")]
+            entries: list[Entry] = [(m, False) for m in plan.history]
+            entries.append((UserMessage(plan.prompt or ""), True))
+            view = None
         else:
+            for message in plan.history:
+                self.conversation.add(message)
             if plan.prompt:
                 self.conversation.add(UserMessage(plan.prompt), pinned=plan.pin_prompt)
-            history = self.conversation.messages()
-        system = plan.system + await self._context(history)
-        request = ModelRequest(
-            messages=[SystemMessage(system), *history],
-            tools=plan.tools,
-            tool_choice=plan.tool_choice,
-            response_format=plan.response_format,
-        )
-        started = time.perf_counter()
+            entries = _entries(self.conversation)
+            view = self._view
+        seconds = 0.0
         try:
-            completion = await self._stream(request, on_event)
+            request = await self._request(plan, entries, view)
+            proactive = await self._proactive(plan, entries, view, request, on_context)
+            if proactive is not None:
+                view, request = proactive
+            started = time.perf_counter()
+            try:
+                completion = await self._stream(request, on_event)
+            except ContextLengthExceeded as error:
+                seconds += time.perf_counter() - started
+                view, request = await self._reactive(plan, entries, view, request, error, on_context)
+                started = time.perf_counter()
+                completion = await self._retry(request, on_event)
+            seconds += time.perf_counter() - started
         except BackendError as error:
             if error.agent_id is None:
                 error.agent_id = self.id
             raise
-        finally:
-            elapsed = time.perf_counter() - started
-            self.backend_seconds += elapsed
         if not plan.standalone:
+            self._view = view
             self.conversation.add(completion.as_message())
+        self._account(request, completion, on_context)
         if self.after_turn:
-            await self._after(TurnRecord(self.id, self.question, request, completion, elapsed))
+            await self._after(TurnRecord(self.id, self.question, request, completion, seconds))
         return completion
 
     def acknowledge(self, completion: Completion, text: str) -> None:
@@ -200,33 +294,271 @@ class Agent:
         for call in completion.tool_calls:
             self.conversation.add(ToolResultMessage(call.id, call.name, text))
 
+    # -- requests ------------------------------------------------------------------------------
+    async def _request(
+        self, plan: TurnPlan, entries: Sequence[Entry], view: CompressedView | None
+    ) -> ModelRequest:
+        """Render stored messages under ``view``, ask the context providers, build the request."""
+        history = render(entries, view)
+        system = plan.system + await self._context(history)
+        return ModelRequest(
+            messages=[SystemMessage(system), *history],
+            tools=plan.tools,
+            tool_choice=plan.tool_choice,
+            response_format=plan.response_format,
+        )
+
     async def _stream(
         self, request: ModelRequest, on_event: Callable[[StreamEvent], None] | None
     ) -> Completion:
         out = Completion()
         text: list[str] = []
         reasoning: list[str] = []
-        async for event in self.backend.stream(request):
-            match event:
-                case TextDelta(text=t):
-                    text.append(t)
-                    if on_event is not None:
-                        on_event(event)
-                case ReasoningDelta(text=t):
-                    reasoning.append(t)
-                    if on_event is not None:
-                        on_event(event)
-                case ToolCall():
-                    out.tool_calls.append(event)
-                case Usage():
-                    out.usage = event
-                case Finished(reason=r):
-                    out.finish_reason = r
+        started = time.perf_counter()
+        try:
+            async for event in self.backend.stream(request):
+                match event:
+                    case TextDelta(text=t):
+                        text.append(t)
+                        if on_event is not None:
+                            on_event(event)
+                    case ReasoningDelta(text=t):
+                        reasoning.append(t)
+                        if on_event is not None:
+                            on_event(event)
+                    case ToolCall():
+                        out.tool_calls.append(event)
+                    case Usage():
+                        out.usage = event
+                    case Finished(reason=r):
+                        out.finish_reason = r
+        finally:
+            self.backend_seconds += time.perf_counter() - started
         out.text = "".join(text)
         out.reasoning = "".join(reasoning)
         if out.usage is None:
-            out.usage = _estimated_usage(request, out)
+            out.usage = _estimated_usage(request, out, self.counter)
         return out
+
+    # -- compression ---------------------------------------------------------------------------
+    async def _proactive(
+        self,
+        plan: TurnPlan,
+        entries: Sequence[Entry],
+        view: CompressedView | None,
+        request: ModelRequest,
+        on_context: Callable[[ContextNotice], None] | None,
+    ) -> tuple[CompressedView, ModelRequest] | None:
+        """Compress before the call when the estimate passes the trigger; None to send as is."""
+        window = self.context_window
+        settings = self.compression
+        if not settings.proactive or window is None:
+            return None
+        before = self.counter.request(request)
+        if before <= settings.trigger_threshold * window:
+            return None
+        try:
+            result = await self._summarise(
+                entries, view, request, window, budget=int(settings.target_ratio * window)
+            )
+        except BackendError as error:
+            # Not fatal: the call goes out as it is, and a real overflow is handled reactively.
+            log.warning("agent %s: proactive compression failed, sending uncompressed: %s", self.id, error)
+            return None
+        if result is None:
+            return None
+        rebuilt = await self._rebuilt(plan, entries, result)
+        await self._report("proactive", entries, request, rebuilt, result, before, window, on_context)
+        return result.view, rebuilt
+
+    async def _reactive(
+        self,
+        plan: TurnPlan,
+        entries: Sequence[Entry],
+        view: CompressedView | None,
+        request: ModelRequest,
+        error: ContextLengthExceeded,
+        on_context: Callable[[ContextNotice], None] | None,
+    ) -> tuple[CompressedView, ModelRequest]:
+        """The provider refused the request as too long: learn, summarise, rebuild (or fail clearly)."""
+        if error.agent_id is None:
+            error.agent_id = self.id
+        self._learn_from(error, request)
+        window = self.context_window
+        before = error.requested_tokens or self.counter.request(request)
+        budget = int(self.compression.trigger_threshold * window) if window else None
+        try:
+            result = await self._summarise(
+                entries, view, request, window, keep_ratio=self.compression.reactive_ratio, budget=budget
+            )
+        except ContextLengthExceeded as inner:
+            raise self._overflow(
+                "could not summarise the conversation: even the summary requests were too long", inner
+            ) from None
+        if result is None:
+            raise self._overflow(
+                f"the request (~{before:,} tokens) does not fit the context window "
+                f"({_size(window)}) and there are no older messages to summarise",
+                error,
+            ) from None
+        rebuilt = await self._rebuilt(plan, entries, result)
+        await self._report("reactive", entries, request, rebuilt, result, before, window, on_context, error)
+        return result.view, rebuilt
+
+    async def _retry(
+        self, request: ModelRequest, on_event: Callable[[StreamEvent], None] | None
+    ) -> Completion:
+        """The one retry after a reactive compression; a second overflow ends the turn."""
+        try:
+            return await self._stream(request, on_event)
+        except ContextLengthExceeded as again:
+            self._learn_from(again, request)
+            sent = again.requested_tokens or self.counter.request(request)
+            raise self._overflow(
+                f"the conversation still does not fit the context window after compression "
+                f"(~{sent:,} tokens sent, window {_size(self.context_window)})",
+                again,
+            ) from None
+
+    async def _summarise(
+        self,
+        entries: Sequence[Entry],
+        view: CompressedView | None,
+        request: ModelRequest,
+        window: int | None,
+        *,
+        keep_ratio: float | None = None,
+        budget: int | None = None,
+    ) -> CompressionResult | None:
+        fixed = self.counter.request(
+            ModelRequest(
+                messages=list(request.messages[:1]),
+                tools=request.tools,
+                response_format=request.response_format,
+            )
+        )
+        started = time.perf_counter()
+        try:
+            result = await compress(
+                entries,
+                view,
+                counter=self.counter,
+                backend=self.backend,
+                fixed=fixed,
+                window=window,
+                keep_ratio=keep_ratio,
+                budget=budget,
+                learn=self.learn_window,
+            )
+        finally:
+            self.backend_seconds += time.perf_counter() - started
+        if result is not None:
+            self.summary_usage = _add_usage(self.summary_usage, result.usage)
+        return result
+
+    async def _rebuilt(
+        self, plan: TurnPlan, entries: Sequence[Entry], result: CompressionResult
+    ) -> ModelRequest:
+        # Older messages left the request: memory retrieval may now add what they held.
+        self.retrieval_due = True
+        return await self._request(plan, entries, result.view)
+
+    async def _report(
+        self,
+        reason: Literal["proactive", "reactive"],
+        entries: Sequence[Entry],
+        before_request: ModelRequest,
+        request: ModelRequest,
+        result: CompressionResult,
+        tokens_before: int,
+        window: int | None,
+        on_context: Callable[[ContextNotice], None] | None,
+        error: ContextLengthExceeded | None = None,
+    ) -> None:
+        after = self.counter.request(request)
+        report = CompressionReport(
+            agent_id=self.id,
+            reason=reason,
+            tokens_before=tokens_before,
+            tokens_after=after,
+            window=window,
+            summarised_messages=len(result.summarised),
+            kept_messages=sum(1 for m, _ in entries if id(m) not in result.view.ids),
+            summary_calls=result.summary_calls,
+        )
+        self.compressions.append(report)
+        log.info(
+            "agent %s: %s compression %d -> %d tokens (window %s), %d messages summarised",
+            self.id, reason, tokens_before, after, _size(window), len(result.summarised),
+        )  # fmt: skip
+        if self.debug_dir is not None:
+            await self._dump(report, before_request, request, result, error)
+        if on_context is not None:
+            on_context(report)
+
+    async def _dump(
+        self,
+        report: CompressionReport,
+        before: ModelRequest,
+        after: ModelRequest,
+        result: CompressionResult,
+        error: ContextLengthExceeded | None,
+    ) -> None:
+        assert self.debug_dir is not None
+        payload: dict[str, Any] = {
+            "agent_id": self.id,
+            "reason": report.reason,
+            "window": report.window,
+            "tokens_before": report.tokens_before,
+            "tokens_after": report.tokens_after,
+            "counter": {"source": self.counter.source, "calibration": self.counter.calibration},
+            "error": None if error is None else str(error),
+            "input_messages": [message_to_dict(m) for m in before.messages],
+            "summarised_messages": [message_to_dict(m) for m in result.summarised],
+            "summary": result.summary,
+            "summary_requests": [request_to_dict(r) for r in result.summary_requests],
+            "result_messages": [message_to_dict(m) for m in after.messages],
+            "retry_request" if report.reason == "reactive" else "request": request_to_dict(after),
+        }
+        try:
+            await write_dump(self.debug_dir, self.id, len(self.compressions), payload)
+        except OSError as problem:
+            log.warning("agent %s: could not write the compression dump: %s", self.id, problem)
+
+    def _learn_from(self, error: ContextLengthExceeded, request: ModelRequest) -> None:
+        if error.requested_tokens:
+            self.counter.observe(self.counter.raw_request(request), error.requested_tokens)
+        if error.allowed_tokens:
+            self.learn_window(error.allowed_tokens)
+
+    def _overflow(self, text: str, cause: ContextLengthExceeded) -> ContextLengthExceeded:
+        return ContextLengthExceeded(
+            text,
+            requested_tokens=cause.requested_tokens,
+            allowed_tokens=cause.allowed_tokens,
+            provider=cause.provider,
+            agent_id=self.id,
+        )
+
+    # -- accounting ----------------------------------------------------------------------------
+    def _account(
+        self,
+        request: ModelRequest,
+        completion: Completion,
+        on_context: Callable[[ContextNotice], None] | None,
+    ) -> None:
+        """Record the call's context figure; calibrate the counter on the provider's own count."""
+        usage = completion.usage
+        raw = self.counter.raw_request(request)
+        output = usage.output_tokens if usage is not None else 0
+        if usage is not None and not usage.estimated and usage.input_tokens > 0:
+            self.counter.observe(raw, usage.input_tokens)
+            sent, source = usage.input_tokens, "api"
+        else:
+            sent, source = self.counter.scale(raw), "estimate"
+        self.context_usage = ContextUsage(self.id, sent + output, self.context_window, source, sent)  # type: ignore[arg-type]
+        if on_context is not None:
+            on_context(self.context_usage)
 
     async def _context(self, history: Sequence[Message]) -> str:
         if not self.context_providers:
@@ -253,13 +585,33 @@ class Agent:
                 log.warning("agent %s: after-turn hook %r failed: %s", self.id, hook, error)
 
 
-def _estimated_usage(request: ModelRequest, completion: Completion) -> Usage:
-    """Usage for a call whose provider reported none, marked as an estimate."""
-    from massmem.context.tokens import estimate_message_tokens, estimate_tokens
+def _entries(conversation: ConversationMemory) -> list[Entry]:
+    """The stored messages with their pinned flags."""
+    entries = getattr(conversation, "entries", None)
+    if callable(entries):
+        return list(entries())
+    return list(zip(conversation.messages(), conversation._pinned, strict=True))
 
-    sent = estimate_message_tokens(request.messages) + sum(
-        estimate_tokens(t.description) + estimate_tokens(str(t.parameters)) for t in request.tools
+
+def _size(window: int | None) -> str:
+    return f"{window:,} tokens" if window else "size unknown"
+
+
+def _add_usage(a: Usage, b: Usage) -> Usage:
+    return Usage(
+        input_tokens=a.input_tokens + b.input_tokens,
+        output_tokens=a.output_tokens + b.output_tokens,
+        reasoning_tokens=a.reasoning_tokens + b.reasoning_tokens,
+        cached_tokens=a.cached_tokens + b.cached_tokens,
+        estimated=a.estimated or b.estimated,
     )
-    made = estimate_tokens(completion.text) + estimate_tokens(completion.reasoning)
-    made += sum(estimate_tokens(c.raw_arguments or str(c.arguments)) for c in completion.tool_calls)
-    return Usage(input_tokens=sent, output_tokens=made, estimated=True)
+
+
+def _estimated_usage(
+    request: ModelRequest, completion: Completion, counter: TokenCounter | None = None
+) -> Usage:
+    """Usage for a call whose provider reported none, marked as an estimate."""
+    counter = counter or TokenCounter()
+    made = counter.text(completion.text) + counter.text(completion.reasoning)
+    made += sum(counter.text(c.raw_arguments or str(c.arguments)) for c in completion.tool_calls)
+    return Usage(input_tokens=counter.request(request), output_tokens=counter.scale(made), estimated=True)

@@ -4,8 +4,8 @@ Nothing here decides how a team works; commands parse arguments, call the
 library, and turn its results and errors into output and exit codes.  Heavy
 modules are imported inside commands so ``massmem --help`` stays instant.
 
-Exit codes: 0 ok, 1 run failed, 2 invalid config or usage, 3 timed out,
-130 interrupted.
+Exit codes: 0 ok, 1 run failed, 2 invalid config or usage (an unknown or
+unsafe session id included), 3 timed out, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
 
 from massmem import __version__
-from massmem.errors import ConfigError, MassmemError, UsageError
+from massmem.cli.memory_cmd import app as _memory_app
+from massmem.cli.sessions_cmd import app as _sessions_app
+from massmem.errors import ConfigError, MassmemError, SessionNotFound, UsageError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -56,7 +57,9 @@ def _version_callback(value: bool) -> None:
 def _root(
     version: Annotated[
         bool,
-        typer.Option("--version", help="Show the version and exit.", callback=_version_callback, is_eager=True),
+        typer.Option(
+            "--version", help="Show the version and exit.", callback=_version_callback, is_eager=True
+        ),
     ] = False,
 ) -> None:
     """massmem: a team of LLM agents that answer together, vote, and remember."""
@@ -77,7 +80,9 @@ def validate(
         team = load_config(config)
     except ConfigError as exc:
         if as_json:
-            typer.echo(json.dumps({"valid": False, "source": exc.source, "issues": issues_as_json(exc)}, indent=2))
+            typer.echo(
+                json.dumps({"valid": False, "source": exc.source, "issues": issues_as_json(exc)}, indent=2)
+            )
         else:
             _err(format_issues(exc))
         raise typer.Exit(EXIT_USAGE) from None
@@ -85,60 +90,76 @@ def validate(
     if as_json:
         typer.echo(json.dumps({"valid": True, "source": config, "agents": agents, "issues": []}, indent=2))
     else:
-        typer.echo(f"{config}: valid — {len(agents)} agent{'s' if len(agents) != 1 else ''}: {', '.join(agents)}")
+        typer.echo(
+            f"{config}: valid — {len(agents)} agent{'s' if len(agents) != 1 else ''}: {', '.join(agents)}"
+        )
 
 
 # ----------------------------------------------------------------------------------------- run
 
 
-def _print_sessions(limit: int | None, as_json: bool) -> None:
-    from massmem.sessions import SessionRegistry
-
-    registry = SessionRegistry()
-    records = registry.list(limit=limit)
-    if as_json:
-        typer.echo(json.dumps([r.as_dict() for r in records], indent=2))
-        return
-    if not records:
-        typer.echo("No sessions yet. Start one with: massmem run -c CONFIG \"question\"")
-        return
-    total = registry.count()
-    typer.echo(f"{'SESSION':<28} {'STATUS':<11} {'STARTED':<19} {'TURNS':>5}  MODELS / QUESTION")
-    for r in records:
-        models = ", ".join(dict.fromkeys(r.models)) or "-"
-        question = (r.question or r.description or "").replace("\n", " ")
-        if len(question) > 50:
-            question = question[:47] + "..."
-        typer.echo(f"{r.id:<28} {r.status:<11} {r.started:<19} {r.turns:>5}  {models}  {question}")
-    if limit is not None and total > len(records):
-        typer.echo(f"({len(records)} of {total} shown; --all lists every session)")
-
-
 @app.command()
 def run(
-    question: Annotated[str | None, typer.Argument(help="The question; omit it for interactive mode.")] = None,
+    question: Annotated[
+        str | None, typer.Argument(help="The question; omit it for interactive mode.")
+    ] = None,
     config: Annotated[
         str | None, typer.Option("--config", "-c", help="Team config: a YAML file or @examples/NAME.")
     ] = None,
-    list_sessions: Annotated[bool, typer.Option("--list-sessions", help="List sessions, newest first.")] = False,
+    list_sessions: Annotated[
+        bool, typer.Option("--list-sessions", help="List sessions, newest first.")
+    ] = False,
     all_sessions: Annotated[bool, typer.Option("--all", help="With --list-sessions: every session.")] = False,
-    session_id: Annotated[str | None, typer.Option("--session-id", help="Name (or resume) a session.")] = None,
-    no_display: Annotated[bool, typer.Option("--no-display", help="No live view; print only the answer.")] = False,
+    session_id: Annotated[
+        str | None,
+        typer.Option("--session-id", help="Resume this session, or start one with this (new) name."),
+    ] = None,
+    resume: Annotated[
+        str | None, typer.Option("--resume", help="Resume this session; an unknown id is an error.")
+    ] = None,
+    interactive: Annotated[
+        bool,
+        typer.Option(
+            "--interactive", "-i", help="Interactive mode even when input is a pipe (read line by line)."
+        ),
+    ] = False,
+    no_display: Annotated[
+        bool, typer.Option("--no-display", help="No live view; print only the answer.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable result.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Write debug logs and memory dumps.")] = False,
     timeout: Annotated[
         float | None, typer.Option("--timeout", help="Seconds for the whole coordination.", min=1)
     ] = None,
 ) -> None:
-    """Run the team on a question (or interactively when no question is given)."""
+    """Run the team on a question (or interactively when no question is given).
+
+    Sessions: --session-id NAME resumes NAME with its history, or starts a session of that
+    name when none exists; --resume ID resumes and fails (listing recent ids) when ID is
+    unknown.  Either wins over the config's session_id; without both, a new id is made.
+    """
     if list_sessions:
+        from massmem.cli.sessions_cmd import print_sessions
+
         try:
-            _print_sessions(None if all_sessions else 10, as_json)
+            print_sessions(None if all_sessions else 10, as_json)
         except MassmemError as exc:
             _fail(str(exc), EXIT_FAILED)
         return
+    if session_id is not None and resume is not None and session_id != resume:
+        _fail("--session-id and --resume name different sessions; give one of them", EXIT_USAGE)
+    wanted = resume or session_id
+    if wanted is not None:
+        from massmem.sessions.registry import check_session_id
+
+        try:
+            check_session_id(wanted)
+        except UsageError as exc:
+            _fail(str(exc), EXIT_USAGE)
     if config is None:
-        _fail("a team config is needed: massmem run -c CONFIG \"question\" (try -c @examples/local)", EXIT_USAGE)
+        _fail(
+            'a team config is needed: massmem run -c CONFIG "question" (try -c @examples/local)', EXIT_USAGE
+        )
 
     from massmem.config.loader import format_issues, load_config
 
@@ -154,22 +175,27 @@ def run(
 
     options = RunOptions(
         config_path=config,
-        session_id=session_id,
+        session_id=wanted,
+        must_exist=resume is not None,
         display="none" if (no_display or as_json) else team.ui.display,
         as_json=as_json,
         debug=debug,
     )
     try:
+        if interactive or (question is None and sys.stdin.isatty()):
+            code = run_interactive(team, options, first_question=question)
+            raise typer.Exit(code)
         if question is None:
-            if not sys.stdin.isatty():
-                question = sys.stdin.read().strip()
-                if not question:
-                    _fail("no question given and standard input is empty", EXIT_USAGE)
-            else:
-                code = run_interactive(team, options)
-                raise typer.Exit(code)
+            # A pipe and no question: all of standard input is one question.
+            question = sys.stdin.read().strip()
+            if not question:
+                _fail(
+                    "no question given and standard input is empty (use --interactive to read "
+                    "one question per line)",
+                    EXIT_USAGE,
+                )
         code = run_once(team, question, options)
-    except UsageError as exc:
+    except (UsageError, SessionNotFound) as exc:
         _fail(str(exc), EXIT_USAGE)
     except KeyboardInterrupt:
         _err("interrupted")
@@ -177,6 +203,12 @@ def run(
     except MassmemError as exc:
         _fail(str(exc), EXIT_FAILED)
     raise typer.Exit(code)
+
+
+# ----------------------------------------------------------------------------------------- sub-commands
+
+app.add_typer(_sessions_app, name="sessions")
+app.add_typer(_memory_app, name="memory")
 
 
 def main() -> None:

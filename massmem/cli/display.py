@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import IO, Protocol
 
 from massmem.coordination.events import (
+    AgentContextUsage,
     AgentFailed,
     AgentReasoningDelta,
     AgentRetry,
@@ -21,6 +22,7 @@ from massmem.coordination.events import (
     AgentTextDelta,
     AgentUpdateInjected,
     AnswerSubmitted,
+    ContextCompressed,
     CoordinationFinished,
     Event,
     FinalAnswerDelta,
@@ -62,6 +64,14 @@ def describe(event: Event) -> str | None:
             return f"[{a}] sees new answers {', '.join(labels)}{extra}"
         case AgentFailed(agent_id=a, reason=r):
             return f"[{a}] failed: {r}"
+        case ContextCompressed(agent_id=a, reason=why, tokens_before=b, tokens_after=n, window=w):
+            cause = "near the limit" if why == "proactive" else "over the provider's window; retrying once"
+            size = f" of {w:,}" if w else ""
+            return f"[{a}] context compressed ({why}: {cause}): {b:,} → {n:,} tokens{size}"
+        case AgentContextUsage(agent_id=a, turn=t, used=u, window=w, estimated=e):
+            tag = "[estimate]" if e else "[API]"
+            share = f"{u:,} / {w:,} tokens ({round(100 * u / w)}%)" if w else f"{u:,} / ? tokens"
+            return f"[{a}] context after turn {t}: {share} {tag}"
         case WinnerSelected(agent_id=a, label=label, votes=v, timed_out=t):
             why = " (timed out: best answer so far)" if t else ""
             return f"winner: {a} with answer {label} ({v} vote{'s' if v != 1 else ''}){why}"

@@ -1,24 +1,40 @@
 """Glue between the CLI and the library for one-shot and interactive runs.
 
-It owns the lifetime of one invocation: register the session, build the team,
-feed the orchestrator's events to a display, record how it ended, and close
-every backend (a local model server included) whatever happens.
+It owns the lifetime of one invocation: open (or resume) the session, build the team,
+feed the orchestrator's events to a display, save the session's state after every turn,
+record how it ended, and close every backend (a local model server included) whatever
+happens.  The interactive loop itself lives in :mod:`massmem.cli.repl`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import sys
+import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from massmem.cli.display import Display, make_display
 from massmem.config.schema import TeamConfig
-from massmem.errors import CoordinationError, MassmemError, SessionNotFound
-from massmem.sessions import SessionRecord, SessionRegistry
+from massmem.errors import CoordinationError, MassmemError
+from massmem.sessions import OpenSession, open_session
+from massmem.sessions.state import AgentTurn, AnswerRecord, TurnState, VoteRecord
 
-__all__ = ["RunOptions", "result_as_dict", "run_interactive", "run_once"]
+if TYPE_CHECKING:
+    from massmem.coordination.orchestrator import Orchestrator
+    from massmem.coordination.result import RunResult
+
+__all__ = [
+    "RunOptions",
+    "TeamSession",
+    "open_for",
+    "result_as_dict",
+    "run_interactive",
+    "run_once",
+    "turn_from_result",
+]
 
 EXIT_OK, EXIT_FAILED, EXIT_TIMEOUT, EXIT_INTERRUPTED = 0, 1, 3, 130
 
@@ -26,16 +42,23 @@ EXIT_OK, EXIT_FAILED, EXIT_TIMEOUT, EXIT_INTERRUPTED = 0, 1, 3, 130
 @dataclass(frozen=True, slots=True)
 class RunOptions:
     config_path: str | None = None
+    #: ``--session-id`` / ``--resume``: wins over the config's ``session_id``
     session_id: str | None = None
+    #: the session must already exist (``--resume``)
+    must_exist: bool = False
     display: str = "auto"
     as_json: bool = False
     debug: bool = False
 
 
-def result_as_dict(result: Any, session_id: str) -> dict[str, Any]:
+def result_as_dict(
+    result: Any, session_id: str, *, turn: int | None = None, history_turns: int | None = None
+) -> dict[str, Any]:
     """The ``--json`` shape of a finished run (no secrets: only ids, text, counts)."""
     return {
         "session_id": session_id,
+        "turn": turn,
+        "history_turns": history_turns,
         "question": result.question,
         "final_answer": result.final_answer,
         "winner": result.winner,
@@ -62,56 +85,168 @@ def result_as_dict(result: Any, session_id: str) -> dict[str, Any]:
     }
 
 
-def _models(team: TeamConfig) -> list[str]:
+def turn_from_result(
+    result: RunResult,
+    *,
+    number: int,
+    started_at: float,
+    history_turns: int,
+    conversations: dict[str, dict[str, Any]],
+) -> TurnState:
+    """A finished run as the plain data a session state stores."""
+    by_anon = {r.anon_id: r.agent_id for r in result.agents}
+    return TurnState(
+        number=number,
+        question=result.question,
+        final_answer=result.final_answer,
+        winner=result.winner,
+        winning_label=result.winning_answer.label,
+        votes=[
+            VoteRecord(v.voter, by_anon.get(v.target, v.target), v.reason, v.implicit) for v in result.votes
+        ],
+        answers=[AnswerRecord(a.label, a.author, a.content) for a in result.answers],
+        agents=[
+            AgentTurn(
+                agent_id=r.agent_id,
+                status=str(r.status),
+                failure=r.failure,
+                answers=r.answers,
+                calls=r.calls,
+                input_tokens=r.usage.input_tokens,
+                output_tokens=r.usage.output_tokens,
+                estimated=r.usage.estimated,
+                conversation=conversations.get(r.agent_id),
+            )
+            for r in result.agents
+        ],
+        timed_out=result.timed_out,
+        presented=result.presented,
+        presentation_error=result.presentation_error,
+        started_at=started_at,
+        finished_at=time.time(),
+        history_turns=history_turns,
+    )
+
+
+def models_of(team: TeamConfig) -> list[str]:
     return [f"{a.backend.type}:{a.backend.model}" for a in team.agents]
 
 
-def _open_session(team: TeamConfig, options: RunOptions, question: str | None) -> SessionRecord:
-    """``--session-id`` wins over the config's ``session_id``; otherwise a new id is made."""
-    registry = SessionRegistry()
+def open_for(team: TeamConfig, options: RunOptions) -> OpenSession:
+    """``--session-id``/``--resume`` wins over the config's ``session_id``; otherwise a new id."""
     wanted = options.session_id or team.session_id
-    if wanted is not None:
-        try:
-            record = registry.get(wanted)
-        except SessionNotFound:
-            pass
-        else:
-            return registry.update(record.id, status="active", question=question)
-    return registry.create(
+    return open_session(
         session_id=wanted,
+        must_exist=options.must_exist and options.session_id is not None,
+        config=team.redacted(),
         config_path=options.config_path,
-        models=_models(team),
-        question=question,
+        models=models_of(team),
         description=team.description,
     )
 
 
-class _Team:
-    """The built orchestrator for the lifetime of one invocation."""
+def announce(session: OpenSession, say: Any) -> None:
+    """One line saying which session this is (and any notes about it)."""
+    if session.created:
+        say(f"session {session.id} (new)")
+    else:
+        say(
+            f"session {session.id} · resuming at turn {session.state.next_turn} "
+            f"({len(session.history())} earlier turn(s) in context)"
+        )
+    for note in session.notes:
+        say(f"note: {note}")
 
-    def __init__(self, team: TeamConfig) -> None:
-        from massmem.coordination.orchestrator import Orchestrator
 
-        self.orchestrator = Orchestrator.from_config(team)
+def _build_orchestrator(team: TeamConfig, session: OpenSession) -> Orchestrator:
+    """The team's orchestrator; handed the session when it knows what to do with one.
 
-    async def ask(self, question: str, display: Display, history: list[Any]) -> Any:
-        return await self.orchestrator.run(question, history=history, on_event=display.handle)
+    The memory layer needs the session id, the coming turn number and the winners history
+    (``session.state.winners``); an ``Orchestrator.from_config`` that declares a ``session``
+    parameter receives the live :class:`~massmem.sessions.SessionState`.
+    """
+    from massmem.coordination.orchestrator import Orchestrator
+
+    if "session" in inspect.signature(Orchestrator.from_config).parameters:
+        return Orchestrator.from_config(team, session=session.state)  # type: ignore[call-arg]
+    return Orchestrator.from_config(team)
+
+
+class TeamSession:
+    """A built team bound to an open session: asks questions and saves every turn."""
+
+    def __init__(self, team: TeamConfig, session: OpenSession) -> None:
+        self.team = team
+        self.session = session
+        self.orchestrator = _build_orchestrator(team, session)
+        self.last_result: RunResult | None = None
+        self.turns_this_run = 0
+        self._restore_conversations()
+
+    def _restore_conversations(self) -> None:
+        from massmem.memory.conversation import ConversationMemory
+
+        for agent in self.orchestrator.agents:
+            saved = self.session.state.agents.get(agent.id)
+            if saved is None or not saved.conversation:
+                continue
+            try:
+                restored = ConversationMemory.from_dict(saved.conversation)
+            except (KeyError, TypeError, ValueError) as exc:
+                print(
+                    f"note: the saved conversation of {agent.id} could not be restored: {exc}",
+                    file=sys.stderr,
+                )
+                continue
+            restored.max_messages = agent.conversation.max_messages
+            agent.conversation = restored
+
+    def history(self) -> list[Any]:
+        from massmem.coordination.state import PastTurn
+
+        return [PastTurn(q, a) for q, a in self.session.history()]
+
+    async def ask(self, question: str, display: Display) -> RunResult:
+        """Run one turn; on success the turn is saved before this returns."""
+        history = self.history()
+        number = self.session.state.next_turn
+        started = time.time()
+        result = await self.orchestrator.run(question, history=history, on_event=display.handle)
+        conversations = {a.id: a.conversation.to_dict() for a in self.orchestrator.agents}
+        turn = turn_from_result(
+            result, number=number, started_at=started, history_turns=len(history), conversations=conversations
+        )
+        self.session.record_turn(turn)
+        self.last_result = result
+        self.turns_this_run += 1
+        return result
+
+    def reset(self) -> None:
+        """Really start over: no earlier turns in the context, every agent's conversation empty."""
+        for agent in self.orchestrator.agents:
+            agent.conversation.clear()
+        self.session.reset()
 
     async def close(self) -> None:
         await self.orchestrator.aclose()
 
 
-def run_once(team: TeamConfig, question: str, options: RunOptions) -> int:
-    """Answer one question; print the answer (or JSON); return the exit code."""
-    registry = SessionRegistry()
-    session = _open_session(team, options, question)
-    display = make_display(options.display, [a.id for a in team.agents], show_reasoning=team.ui.show_reasoning)
-    display.note(f"session {session.id}")
+def make_turn_display(team: TeamConfig, options: RunOptions) -> Display:
+    return make_display(options.display, [a.id for a in team.agents], show_reasoning=team.ui.show_reasoning)
 
-    async def go() -> Any:
-        built = _Team(team)
+
+def run_once(team: TeamConfig, question: str, options: RunOptions) -> int:
+    """Answer one question (continuing the session's history); print the answer; return the exit code."""
+    session = open_for(team, options)
+    display = make_turn_display(team, options)
+    announce(session, display.note)
+    holder: list[TeamSession] = []
+
+    async def go() -> RunResult:
+        built = TeamSession(team, session)
+        holder.append(built)
         try:
-            return await built.ask(question, display, [])
+            return await built.ask(question, display)
         finally:
             await built.close()
 
@@ -119,16 +254,24 @@ def run_once(team: TeamConfig, question: str, options: RunOptions) -> int:
         result = asyncio.run(go())
     except KeyboardInterrupt:
         display.close()
-        registry.update(session.id, status="interrupted", error="interrupted by the user")
+        session.finish("interrupted", error="interrupted by the user")
         raise
     except (CoordinationError, MassmemError) as exc:
         display.close()
-        registry.update(session.id, status="failed", error=str(exc).splitlines()[0][:500])
+        session.finish("failed", error=str(exc).splitlines()[0][:500])
+        raise
+    except BaseException:
+        display.close()
+        session.finish("failed", error="massmem stopped unexpectedly")
         raise
     display.close()
-    registry.update(session.id, status="completed", add_turns=1)
+    session.finish("completed")
+    turn = session.state.last_turn
     if options.as_json:
-        print(json.dumps(result_as_dict(result, session.id), indent=2))
+        history_turns = session.state.turns[-1].history_turns if session.state.turns else 0
+        print(
+            json.dumps(result_as_dict(result, session.id, turn=turn, history_turns=history_turns), indent=2)
+        )
     elif options.display == "none":
         print(result.final_answer)
     for agent_id, reason in result.failures.items():
@@ -136,75 +279,8 @@ def run_once(team: TeamConfig, question: str, options: RunOptions) -> int:
     return EXIT_TIMEOUT if result.timed_out else EXIT_OK
 
 
-_HELP = """Commands:
-  /help     this text
-  /status   session, agents and turns so far
-  /reset    forget this conversation's earlier turns
-  /quit     leave (Ctrl-D works too)
-Anything else is a question for the team."""
+def run_interactive(team: TeamConfig, options: RunOptions, *, first_question: str | None = None) -> int:
+    """The read-answer loop (see :mod:`massmem.cli.repl`)."""
+    from massmem.cli.repl import Repl
 
-
-def run_interactive(team: TeamConfig, options: RunOptions) -> int:
-    """A read-answer loop; earlier questions and final answers become context for later ones."""
-    from massmem.coordination.state import PastTurn
-
-    registry = SessionRegistry()
-    session = _open_session(team, options, None)
-    print(f"massmem interactive · session {session.id} · {len(team.agents)} agents · /help for commands")
-    history: list[PastTurn] = []
-
-    async def loop() -> int:
-        built = _Team(team)
-        status = "completed"
-        try:
-            while True:
-                try:
-                    line = await asyncio.to_thread(input, "\nmassmem> ")
-                except EOFError:
-                    print()
-                    break
-                text = line.strip()
-                if not text:
-                    continue
-                if text.startswith("/"):
-                    command = text.split()[0].lower()
-                    if command in ("/quit", "/exit"):
-                        break
-                    if command == "/help":
-                        print(_HELP)
-                    elif command == "/reset":
-                        history.clear()
-                        print("Earlier turns forgotten; the next question starts fresh.")
-                    elif command == "/status":
-                        ids = ", ".join(f"{a.id} ({a.backend.type}:{a.backend.model})" for a in team.agents)
-                        print(f"session {session.id} · turns this run: {len(history)} · agents: {ids}")
-                    else:
-                        print(f"unknown command {command}; /help lists them")
-                    continue
-                display = make_display(
-                    options.display, [a.id for a in team.agents], show_reasoning=team.ui.show_reasoning
-                )
-                try:
-                    result = await built.ask(text, display, list(history))
-                except MassmemError as exc:
-                    display.close()
-                    print(f"error: {exc}", file=sys.stderr)
-                    continue
-                display.close()
-                if options.display == "none":
-                    print(result.final_answer)
-                history.append(PastTurn(text, result.final_answer))
-                registry.update(session.id, add_turns=1, question=text)
-        except (KeyboardInterrupt, asyncio.CancelledError):
-            status = "interrupted"
-            raise
-        finally:
-            await built.close()
-            registry.update(session.id, status=status)  # type: ignore[arg-type]
-        return EXIT_OK
-
-    try:
-        return asyncio.run(loop())
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    return Repl(team, options).run(first_question)

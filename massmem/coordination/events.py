@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from massmem.coordination.orchestrator import RunResult
 
 __all__ = [
+    "AgentContextUsage",
     "AgentFailed",
     "AgentReasoningDelta",
     "AgentRetry",
@@ -22,6 +23,7 @@ __all__ = [
     "AgentTextDelta",
     "AgentUpdateInjected",
     "AnswerSubmitted",
+    "ContextCompressed",
     "CoordinationFinished",
     "Event",
     "FinalAnswerDelta",
@@ -113,6 +115,46 @@ class AgentFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class ContextCompressed:
+    """The agent's older messages were summarised so its request fits the context window.
+
+    ``proactive``: before a call whose estimate passed the trigger threshold; ``reactive``:
+    after the provider refused a request as too long (the call is retried once).  Token
+    figures are massmem's count (``tokens_before`` is the provider's own when its error
+    said); ``window`` is None when unknown.  Nothing stored was deleted: only what is sent.
+    """
+
+    agent_id: str
+    reason: Literal["proactive", "reactive"]
+    tokens_before: int
+    tokens_after: int
+    window: int | None
+    summarised_messages: int = 0
+    kept_messages: int = 0
+    kind: Literal["context_compressed"] = "context_compressed"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentContextUsage:
+    """How full the agent's context is after a call: ``used`` of ``window`` tokens.
+
+    ``used`` counts the prompt sent plus the reply (the next call sends both back).
+    ``estimated``: massmem counted; otherwise the provider reported the prompt's size.
+    """
+
+    agent_id: str
+    turn: int
+    used: int
+    window: int | None
+    estimated: bool
+    kind: Literal["context_usage"] = "context_usage"
+
+    @property
+    def percent(self) -> int | None:
+        return round(100 * self.used / self.window) if self.window else None
+
+
+@dataclass(frozen=True, slots=True)
 class WinnerSelected:
     agent_id: str
     label: str
@@ -145,6 +187,8 @@ Event: TypeAlias = (
     | AgentRetry
     | AgentUpdateInjected
     | AgentFailed
+    | ContextCompressed
+    | AgentContextUsage
     | WinnerSelected
     | FinalAnswerDelta
     | CoordinationFinished

@@ -17,11 +17,13 @@ import asyncio
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 
-from massmem.agents.agent import Agent, TurnPlan
+from massmem.agents.agent import Agent, ContextNotice, TurnPlan
 from massmem.backends.base import Completion
 from massmem.config.schema import OrchestratorConfig
+from massmem.context.compression import CompressionReport
 from massmem.coordination import prompts
 from massmem.coordination.events import (
+    AgentContextUsage,
     AgentFailed,
     AgentReasoningDelta,
     AgentRetry,
@@ -29,6 +31,7 @@ from massmem.coordination.events import (
     AgentTextDelta,
     AgentUpdateInjected,
     AnswerSubmitted,
+    ContextCompressed,
     Event,
     FinalAnswerDelta,
     VoteCast,
@@ -47,7 +50,7 @@ from massmem.coordination.tools import (
     workflow_tools,
 )
 from massmem.errors import InvalidResponse, ProviderUnavailable
-from massmem.messages import ReasoningDelta, StreamEvent, TextDelta, Usage
+from massmem.messages import Message, ReasoningDelta, StreamEvent, TextDelta, Usage
 
 __all__ = ["RunLoop", "one_line"]
 
@@ -123,6 +126,8 @@ class RunLoop:
         self.history = tuple(history)
         self.state = CoordinationState(tuple(a.id for a in agents))
         self.seats = {a.id: _Seat(a, backend_base=a.backend_seconds) for a in agents}
+        for agent in agents:
+            agent.compression.reactive_ratio = config.compression_target_ratio
         self.queue: asyncio.Queue[_Done | Event] = asyncio.Queue()
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.outbox: list[Event] = []
@@ -193,8 +198,11 @@ class RunLoop:
             seat.invalid = 0
             seat.texts.clear()
         state = self.state
+        history: tuple[Message, ...] = ()
         if seat.calls == 0:
-            prompt, pin = prompts.task_message(self.question, state, self.history), True
+            # Earlier turns go first as real user/assistant pairs, compressible like any older message.
+            prompt, pin = prompts.task_message(self.question, state), True
+            history = prompts.history_messages(self.history)
         else:
             pin = False
             missed = [a for a in state.answers_since(seat.seen_revision) if a.author != agent_id]
@@ -218,6 +226,7 @@ class RunLoop:
             pin_prompt=pin,
             tools=self._tools if protocol == "tools" else (),
             response_format=self._format if use_format else None,
+            history=history,
         )
         state.mark_working(agent_id)
         self.outbox.append(AgentStarted(agent_id, seat.calls, protocol))
@@ -235,10 +244,27 @@ class RunLoop:
                 case ReasoningDelta(text=t):
                     put(AgentReasoningDelta(agent_id, t))
 
+        def context(notice: ContextNotice) -> None:
+            if isinstance(notice, CompressionReport):
+                put(
+                    ContextCompressed(
+                        agent_id,
+                        notice.reason,
+                        notice.tokens_before,
+                        notice.tokens_after,
+                        notice.window,
+                        notice.summarised_messages,
+                        notice.kept_messages,
+                    )
+                )
+            else:
+                turn = self.seats[agent_id].calls
+                put(AgentContextUsage(agent_id, turn, notice.used, notice.window, notice.estimated))
+
         limit = self.config.agent_timeout
         try:
             async with asyncio.timeout(limit) as scope:
-                completion = await agent.take_turn(plan, forward)
+                completion = await agent.take_turn(plan, forward, on_context=context)
         except Exception as error:
             if isinstance(error, TimeoutError) and scope.expired():
                 put(_Done(agent_id, None, f"no reply within agent_timeout ({limit:g} s)"))
@@ -407,8 +433,9 @@ class RunLoop:
         votes = [v for v in self.state.votes.values() if v.target == anon]
         plan = TurnPlan(
             system=prompts.presentation_system(agent.system_message),
-            prompt=prompts.presentation_prompt(self.question, answer, votes, self.history),
+            prompt=prompts.presentation_prompt(self.question, answer, votes),
             standalone=True,
+            history=prompts.history_messages(self.history),
         )
         # A fresh queue: leftovers of cancelled coordination calls must not end the presentation.
         self.queue = asyncio.Queue()

@@ -16,12 +16,14 @@ from string import Template
 from typing import Literal, TypeAlias
 
 from massmem.coordination.state import Answer, CoordinationState, PastTurn, Vote
+from massmem.messages import AssistantMessage, Message, UserMessage
 
 __all__ = [
     "Protocol",
     "answers_block",
     "enforcement_message",
     "history_block",
+    "history_messages",
     "next_step_message",
     "presentation_prompt",
     "presentation_system",
@@ -94,6 +96,18 @@ def history_block(history: Sequence[PastTurn]) -> str:
         for i, t in enumerate(history, 1)
     )
     return render("history", turns=turns)
+
+
+def history_messages(history: Sequence[PastTurn]) -> tuple[Message, ...]:
+    """Earlier questions of the session as real turns: each question, then its final answer.
+
+    Sent before the current task message, they read as the conversation they were, and
+    they are ordinary older messages that compression may summarise when the session grows.
+    """
+    out: list[Message] = []
+    for turn in history:
+        out += [UserMessage(turn.question.strip()), AssistantMessage(turn.answer.strip())]
+    return tuple(out)
 
 
 def _items(state: CoordinationState, answers: Sequence[Answer]) -> str:

@@ -78,7 +78,9 @@ class AgentExtractionLLM(LLMBase):
     ) -> str:
         if self.extract_fn is None:
             raise RuntimeError("no extraction callable bound")
-        answer = self.extract_fn([{"role": m.get("role", "user"), "content": m.get("content", "")} for m in messages])
+        answer = self.extract_fn(
+            [{"role": m.get("role", "user"), "content": m.get("content", "")} for m in messages]
+        )
         return "" if answer is None else str(answer)
 
 
@@ -119,7 +121,9 @@ class SyncedVectorStore:
         with self._store.lock:
             result = self._inner.insert(vectors=vectors, payloads=payloads, ids=ids)
             if ids is not None:
-                self._store.after_upsert(self.collection_name, [str(i) for i in ids], vectors, payloads or [{}] * len(ids))
+                self._store.after_upsert(
+                    self.collection_name, [str(i) for i in ids], vectors, payloads or [{}] * len(ids)
+                )
         return result
 
     def update(self, vector_id: Any, vector: list | None = None, payload: dict | None = None) -> Any:
@@ -166,7 +170,7 @@ class _MassmemMemory(Memory):
 
     @property
     def entity_store(self) -> Any:  # type: ignore[override]
-        if self._entity_store is None:
+        if getattr(self, "_entity_store", None) is None:
             inner = Memory.entity_store.fget(self)  # type: ignore[attr-defined]
             if self.massmem_store is not None and not isinstance(inner, SyncedVectorStore):
                 self._entity_store = SyncedVectorStore(inner, self.massmem_store)

@@ -137,7 +137,10 @@ def _check_llm(pconfig: PersistentMemoryConfig, extract_fn: ExtractFn | None) ->
         return "skip", "fact extraction is off (raw records only)"
     sample = [
         {"role": "system", "content": "Extract memories."},
-        {"role": "user", "content": "## New Messages\nuser: Our billing database is Postgres 16.\n\n# Output:"},
+        {
+            "role": "user",
+            "content": "## New Messages\nuser: Our billing database is Postgres 16.\n\n# Output:",
+        },
     ]
     if provider == "agent":
         if extract_fn is None:
@@ -156,7 +159,10 @@ def _check_llm(pconfig: PersistentMemoryConfig, extract_fn: ExtractFn | None) ->
         where = f"mem0 provider {provider}"
     facts = parse_extraction(answer)
     if facts is None:
-        return "fail", f"{where} answered, but not with the JSON memories need (raw text will be kept instead)"
+        return (
+            "fail",
+            f"{where} answered, but not with the JSON memories need (raw text will be kept instead)",
+        )
     return "ok", f"{where} answered with {len(facts)} fact(s)"
 
 
@@ -189,13 +195,19 @@ def _check_round_trip(
     try:
         fact = "The massmem doctor stored this note about the zebra-striped umbrella."
         result = memory.record_sync(
-            [{"role": "user", "content": "Please remember the umbrella."}, {"role": "assistant", "content": fact}],
+            [
+                {"role": "user", "content": "Please remember the umbrella."},
+                {"role": "assistant", "content": fact},
+            ],
             turn=1,
         )
         hits = memory.retrieve_sync("Which umbrella did the doctor note?", limit=3)
         if not hits or not any("umbrella" in h.text for h in hits):
             raise RuntimeError("a record written just now was not retrieved")
-        return "ok", f"recorded {len(result.raw_ids)} record(s), extraction {result.extraction}, retrieved it back"
+        return (
+            "ok",
+            f"recorded {len(result.raw_ids)} record(s), extraction {result.extraction}, retrieved it back",
+        )
     finally:
         memory.close()
         with contextlib.suppress(Exception):

@@ -152,7 +152,10 @@ class LocalEmbedder(Embedder):
 
     name = "minilm-l6"
 
-    def __init__(self, batch_size: int = 64) -> None:
+    def __init__(self, batch_size: int = 8) -> None:
+        # sentence-transformers sorts a call's texts by length before batching; small
+        # batches then pad each text only to its neighbours' length, which on CPU is ~1.5x
+        # faster than one big batch padded to the longest text.
         self.batch_size = batch_size
 
     @property
@@ -186,7 +189,11 @@ class LocalEmbedder(Embedder):
 _REMOTE_DEFAULTS: dict[str, tuple[str, str, str | None]] = {
     # provider: (default model, key variable, default base url)
     "openai": ("text-embedding-3-small", "OPENAI_API_KEY", None),
-    "together": ("togethercomputer/m2-bert-80M-8k-retrieval", "TOGETHER_API_KEY", "https://api.together.xyz/v1"),
+    "together": (
+        "togethercomputer/m2-bert-80M-8k-retrieval",
+        "TOGETHER_API_KEY",
+        "https://api.together.xyz/v1",
+    ),
     "azure_openai": ("text-embedding-ada-002", "AZURE_OPENAI_API_KEY", None),
 }
 _KNOWN_DIMS = {

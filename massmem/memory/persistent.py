@@ -165,7 +165,9 @@ def prepare_entries(
             continue
         if role in ("tool", "tool_result"):
             if record_all_tool_calls:
-                text = content if len(content) <= TOOL_RESULT_CHARS else content[:TOOL_RESULT_CHARS] + " …[cut]"
+                text = (
+                    content if len(content) <= TOOL_RESULT_CHARS else content[:TOOL_RESULT_CHARS] + " …[cut]"
+                )
                 keep("assistant", f"[Tool Result: {name or 'tool'}]\n{text}", metadata)
             continue
         if role == "assistant":
@@ -196,7 +198,8 @@ def _unpack(message: Any) -> tuple[str, str, list[tuple[str, dict[str, Any]]], s
         calls = []
         for call in message.get("tool_calls") or ():
             if isinstance(call, Mapping):
-                fn = call.get("function") if isinstance(call.get("function"), Mapping) else call
+                function = call.get("function")
+                fn: Mapping[str, Any] = function if isinstance(function, Mapping) else call
                 args = fn.get("arguments", {})
                 if isinstance(args, str):
                     try:
@@ -221,9 +224,7 @@ def _text(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):  # OpenAI-style content parts
-        return "\n".join(
-            str(p.get("text", "")) if isinstance(p, Mapping) else str(p) for p in content
-        )
+        return "\n".join(str(p.get("text", "")) if isinstance(p, Mapping) else str(p) for p in content)
     return str(content)
 
 
@@ -387,7 +388,12 @@ class PersistentMemory:
     ) -> RecordResult:
         """Record one turn's messages (see :func:`prepare_entries`) in a worker thread."""
         return await asyncio.to_thread(
-            self.record_sync, messages, turn=turn, reasoning=reasoning, tools_used=tools_used, metadata=metadata
+            self.record_sync,
+            messages,
+            turn=turn,
+            reasoning=reasoning,
+            tools_used=tools_used,
+            metadata=metadata,
         )
 
     def record_sync(
@@ -409,7 +415,9 @@ class PersistentMemory:
         result = RecordResult(batch_id=uuid.uuid4().hex, turn=turn)
         result.messages_sent = [{"role": e.role, "content": e.text} for e in entries]
         if not entries:
-            result.skipped = "nothing to record (system messages and contents under 10 characters are skipped)"
+            result.skipped = (
+                "nothing to record (system messages and contents under 10 characters are skipped)"
+            )
             result.extraction = "skipped"
             log.debug("memory %s turn %s: %s", self.agent_id, turn, result.skipped)
             self._debug_dump(result, tools, metadata)
@@ -435,16 +443,24 @@ class PersistentMemory:
         except MemoryError_:
             raise
         except Exception as exc:
-            raise MemoryError_(f"recording turn {turn} of {self.agent_id} failed: {redact(str(exc))}") from exc
+            raise MemoryError_(
+                f"recording turn {turn} of {self.agent_id} failed: {redact(str(exc))}"
+            ) from exc
         finally:
             self._debug_dump(result, tools, metadata)
         log.debug(
             "memory %s turn %s: %d raw record(s), %d fact(s), extraction %s",
-            self.agent_id, turn, len(result.raw_ids), len(result.facts), result.extraction,
+            self.agent_id,
+            turn,
+            len(result.raw_ids),
+            len(result.facts),
+            result.extraction,
         )
         return result
 
-    def _payload(self, text: str, role: str, base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    def _payload(
+        self, text: str, role: str, base: Mapping[str, Any], extra: Mapping[str, Any]
+    ) -> dict[str, Any]:
         now = _now()
         payload = {
             **base,
@@ -496,7 +512,9 @@ class PersistentMemory:
             result.llm_answer = capture.raw
             log.warning(
                 "memory %s turn %s: fact extraction failed (%s); keeping the raw text",
-                self.agent_id, result.turn, redact(str(exc)),
+                self.agent_id,
+                result.turn,
+                redact(str(exc)),
             )
             self._keep_raw(memory, messages, base, result)
             return
@@ -512,22 +530,30 @@ class PersistentMemory:
         if result.extraction in ("error", "unusable"):
             log.warning(
                 "memory %s turn %s: the extraction LLM's answer was unusable (%s); keeping the raw text",
-                self.agent_id, result.turn, dumps_for_log(capture.raw),
+                self.agent_id,
+                result.turn,
+                dumps_for_log(capture.raw),
             )
             self._keep_raw(memory, messages, base, result)
         elif not facts:
             log.info("memory %s turn %s: extraction kept no facts", self.agent_id, result.turn)
 
-    def _keep_raw(self, memory: Any, messages: list[dict[str, str]], base: Mapping[str, Any], result: RecordResult) -> None:
+    def _keep_raw(
+        self, memory: Any, messages: list[dict[str, str]], base: Mapping[str, Any], result: RecordResult
+    ) -> None:
         result.kept_raw = True
         if self.store_raw and result.raw_ids:
             return  # the raw records written before extraction already keep every word
         meta = {k: v for k, v in base.items() if k not in ("agent_id", "run_id", "user_id")}
         meta["kind"] = "raw"
-        kept = memory.add(messages, agent_id=self.agent_id, run_id=self.session_id, metadata=meta, infer=False)
+        kept = memory.add(
+            messages, agent_id=self.agent_id, run_id=self.session_id, metadata=meta, infer=False
+        )
         result.raw_ids.extend(str(r["id"]) for r in (kept or {}).get("results", []))
 
-    def _debug_dump(self, result: RecordResult, tools: Sequence[str], metadata: Mapping[str, Any] | None) -> None:
+    def _debug_dump(
+        self, result: RecordResult, tools: Sequence[str], metadata: Mapping[str, Any] | None
+    ) -> None:
         if self.debug_dir is None:
             return
         from massmem.memory.debug import write_memory_debug
@@ -562,7 +588,9 @@ class PersistentMemory:
         """With ``exclude_recent``, retrieve only when the context lost something."""
         return RetrievalTrigger(trigger) is not RetrievalTrigger.TURN or not self.exclude_recent
 
-    def scope(self, previous_winners: Iterable[Winner | tuple[str, int] | Mapping[str, Any]] = ()) -> list[ScopeClause]:
+    def scope(
+        self, previous_winners: Iterable[Winner | tuple[str, int] | Mapping[str, Any]] = ()
+    ) -> list[ScopeClause]:
         """Own memories (every turn) plus each previous winner's memories up to its winning turn."""
         session = None if self.search_all_sessions else self.session_id
         clauses = [ScopeClause(self.agent_id, session, None)]
@@ -609,7 +637,18 @@ class PersistentMemory:
     def _hit(self, point: Any) -> MemoryHit:
         payload = point.payload
         turn = payload.get("turn")
-        core = {"data", "hash", "created_at", "updated_at", "agent_id", "run_id", "session_id", "turn", "kind", "text_lemmatized"}
+        core = {
+            "data",
+            "hash",
+            "created_at",
+            "updated_at",
+            "agent_id",
+            "run_id",
+            "session_id",
+            "turn",
+            "kind",
+            "text_lemmatized",
+        }
         return MemoryHit(
             id=point.id,
             text=str(payload.get("data", "")),

@@ -69,7 +69,9 @@ def _zscores(values: Sequence[float]) -> list[float]:
     return [(v - mean) / std for v in values]
 
 
-def fuse(candidates: Sequence[Candidate], weights: FusionWeights = DEFAULT_WEIGHTS) -> list[tuple[str, float]]:
+def fuse(
+    candidates: Sequence[Candidate], weights: FusionWeights = DEFAULT_WEIGHTS
+) -> list[tuple[str, float]]:
     """``(id, score)`` for every candidate, best first."""
     if not candidates:
         return []

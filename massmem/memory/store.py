@@ -30,6 +30,7 @@ import logging
 import os
 import re
 import threading
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,9 +130,9 @@ class DenseMirror:
     def upsert(self, ids: Sequence[str], vectors: Any, payloads: Sequence[dict[str, Any]]) -> None:
         import numpy as np
 
-        matrix = np.asarray(vectors, dtype=np.float32).reshape(len(ids), -1)
-        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-        matrix = matrix / np.where(norms == 0, 1.0, norms)
+        raw = np.asarray(vectors, dtype=np.float32).reshape(len(ids), -1)
+        norms = np.linalg.norm(raw, axis=1, keepdims=True)
+        matrix = (raw / np.where(norms == 0, 1.0, norms)).astype(np.float32)
         self._grow(self._size + len(ids))
         for point_id, vector, payload in zip(ids, matrix, payloads, strict=True):
             key = str(point_id)
@@ -196,10 +197,7 @@ class DenseMirror:
         if rows.size == 0 or limit <= 0:
             return []
         scores = self._vectors[rows] @ np.asarray(query, dtype=np.float32)
-        if rows.size > limit:
-            top = np.argpartition(-scores, limit - 1)[:limit]
-        else:
-            top = np.arange(rows.size)
+        top = np.argpartition(-scores, limit - 1)[:limit] if rows.size > limit else np.arange(rows.size)
         top = top[np.argsort(-scores[top], kind="stable")]
         return [
             PointRecord(self._ids[rows[i]], self._payloads[rows[i]], self._vectors[rows[i]], float(scores[i]))
@@ -280,7 +278,8 @@ class Store:
                         ("user_id", "keyword"),
                         ("turn", "integer"),
                     ):
-                        with contextlib.suppress(Exception):
+                        with contextlib.suppress(Exception), warnings.catch_warnings():
+                            warnings.simplefilter("ignore")
                             self.client.create_payload_index(name, field_name=field_name, field_schema=schema)
             self._tune_local(name)
             entry = _Collection(name, dims)
@@ -458,9 +457,11 @@ def qdrant_filter(clauses: Sequence[ScopeClause] | None) -> Any:
         return None
     from qdrant_client import models
 
-    parts = []
+    parts: list[Any] = []
     for clause in clauses:
-        must: list[Any] = [models.FieldCondition(key="agent_id", match=models.MatchValue(value=clause.agent_id))]
+        must: list[Any] = [
+            models.FieldCondition(key="agent_id", match=models.MatchValue(value=clause.agent_id))
+        ]
         if clause.session is not None:
             must.append(models.FieldCondition(key="run_id", match=models.MatchValue(value=clause.session)))
         if clause.max_turn is not None:
@@ -529,18 +530,21 @@ def _local_path(config: QdrantConfig | None) -> Path:
 
 def open_store(config: QdrantConfig | None = None) -> Store:
     """The process-wide :class:`Store` for ``config`` (local folder by default)."""
+    global _atexit_registered
     mode = config.mode if config is not None else "local"
     if mode == "server":
         assert config is not None
         key = "server:" + _server_address(config)
     else:
         key = "local:" + str(_local_path(config))
-    global _atexit_registered
     with _registry_lock:
         store = _registry.get(key)
         if store is not None and not store.closed:
             return store
-        store = _open_server(config, key) if mode == "server" else _open_local(_local_path(config), key)
+        if mode == "server" and config is not None:
+            store = _open_server(config, key)
+        else:
+            store = _open_local(_local_path(config), key)
         _registry[key] = store
         if not _atexit_registered:
             atexit.register(close_all_stores)
@@ -569,8 +573,7 @@ def _open_local(path: Path, key: str) -> Store:
         holder = _read_holder(lock_path)
         handle.close()
         raise StoreLocked(
-            f"the memory store {path} is already open in another process{holder}. "
-            + server_mode_hint()
+            f"the memory store {path} is already open in another process{holder}. " + server_mode_hint()
         ) from None
     handle.seek(0)
     handle.truncate()
@@ -584,7 +587,9 @@ def _open_local(path: Path, key: str) -> Store:
         portalocker.unlock(handle)
         handle.close()
         if "already accessed" in str(exc):
-            raise StoreLocked(f"the memory store {path} is already open in another client. " + server_mode_hint()) from exc
+            raise StoreLocked(
+                f"the memory store {path} is already open in another client. " + server_mode_hint()
+            ) from exc
         raise MemoryError_(f"could not open the memory store {path}: {exc}") from exc
     except Exception as exc:
         portalocker.unlock(handle)

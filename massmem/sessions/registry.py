@@ -1,10 +1,18 @@
 """The session registry: one SQLite file under ``MASSMEM_HOME``.
 
 SQLite gives us what a JSON file cannot: atomic, crash-safe updates and
-several processes writing at once without losing each other's rows.  The
-format is versioned with ``PRAGMA user_version`` and ordered migrations, so
-a newer massmem upgrades an older registry in place.  A file that is not a
-database is moved aside and reported — never silently replaced.
+several processes writing at once without losing each other's rows.  Every
+write runs in a ``BEGIN IMMEDIATE`` transaction (read-modify-write included),
+the journal is a write-ahead log, and a process killed mid-write leaves the
+last committed state behind.
+
+The format is versioned with ``PRAGMA user_version`` and ordered migrations
+(:data:`MIGRATIONS`), so a newer massmem upgrades an older registry in place;
+a registry written by a *newer* massmem is refused with a clear message, never
+downgraded.  A file that is not a database (or whose pages are damaged) is
+moved aside with its ``-wal``/``-shm`` companions and reported — never
+silently replaced.  The per-session details (every turn, every agent's
+conversation) live in state files next to it: :mod:`massmem.sessions.state`.
 """
 
 from __future__ import annotations
@@ -13,19 +21,39 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from massmem import paths
-from massmem.errors import SessionNotFound, StateCorrupt, UsageError
+from massmem.errors import SessionError, SessionNotFound, StateCorrupt, UsageError
 from massmem.ids import is_safe_id
 
-__all__ = ["SessionRecord", "SessionRegistry", "SessionStatus"]
+__all__ = [
+    "AUTO_ID_PATTERN",
+    "MIGRATIONS",
+    "SessionRecord",
+    "SessionRegistry",
+    "SessionStatus",
+    "check_session_id",
+]
 
 SessionStatus = Literal["active", "completed", "failed", "interrupted"]
+
+#: ids massmem makes itself (``session_20251028_143000`` or ``..._2``)
+AUTO_ID_PATTERN = r"session_\d{8}_\d{6}(?:_\d+)?"
+
+
+def check_session_id(session_id: str) -> str:
+    """``session_id`` if it may become a file name; a :class:`UsageError` otherwise."""
+    if not is_safe_id(session_id):
+        raise UsageError(
+            f"session id {session_id!r} is not a safe name: use 1-64 letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit, with no '/' and no '..'"
+        )
+    return session_id
 
 
 def _migration_1(db: sqlite3.Connection) -> None:
@@ -48,8 +76,26 @@ def _migration_1(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX sessions_created ON sessions(created_at DESC)")
 
 
-#: Ordered migrations; index + 1 is the schema version each one produces.
-MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (_migration_1,)
+def _migration_2(db: sqlite3.Connection) -> None:
+    """What a session list shows without opening state files: the last answer, its author, the config."""
+    db.execute("ALTER TABLE sessions ADD COLUMN last_answer TEXT")
+    db.execute("ALTER TABLE sessions ADD COLUMN winner TEXT")
+    db.execute("ALTER TABLE sessions ADD COLUMN config_hash TEXT")
+
+
+#: Ordered migrations; index + 1 is the schema version each one produces.  Append only.
+MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (_migration_1, _migration_2)
+
+#: sqlite result codes that mean the file itself is damaged (not busy, not read-only)
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
+
+
+def _is_corruption(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return (code & 0xFF) in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+    text = str(exc).lower()
+    return "not a database" in text or "malformed" in text
 
 
 @dataclass(slots=True)
@@ -64,6 +110,9 @@ class SessionRecord:
     description: str | None = None
     turns: int = 0
     error: str | None = None
+    last_answer: str | None = None
+    winner: str | None = None
+    config_hash: str | None = None
 
     @property
     def started(self) -> str:
@@ -81,10 +130,16 @@ class SessionRecord:
             "description": self.description,
             "turns": self.turns,
             "error": self.error,
+            "last_answer": self.last_answer,
+            "winner": self.winner,
+            "config_hash": self.config_hash,
         }
 
 
-_COLUMNS = "id, status, created_at, updated_at, config_path, models, question, description, turns, error"
+_COLUMNS = (
+    "id, status, created_at, updated_at, config_path, models, question, description, turns, error, "
+    "last_answer, winner, config_hash"
+)
 
 
 def _row_to_record(row: tuple[Any, ...]) -> SessionRecord:
@@ -99,44 +154,66 @@ def _row_to_record(row: tuple[Any, ...]) -> SessionRecord:
         description=row[7],
         turns=row[8],
         error=row[9],
+        last_answer=row[10],
+        winner=row[11],
+        config_hash=row[12],
     )
+
+
+_UNSET: Any = object()
 
 
 class SessionRegistry:
     """All sessions known on this machine (per ``MASSMEM_HOME``)."""
 
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, *, timeout: float = 30.0) -> None:
         self.path = path or paths.home() / "sessions.db"
+        #: seconds a write waits for another process's write to finish
+        self.timeout = timeout
 
     # -- connection -----------------------------------------------------------------------------
     @contextmanager
     def _connect(self, *, write: bool) -> Iterator[sqlite3.Connection]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        corrupt: sqlite3.Error | None = None
         try:
-            db.execute("PRAGMA busy_timeout = 30000")
+            db = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise SessionError(f"the session registry {self.path} cannot be opened: {exc}") from exc
+        try:
             try:
+                db.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
                 self._migrate(db)
-            except sqlite3.DatabaseError as exc:
-                db.close()
-                raise self._quarantine(exc) from None
-            if write:
-                db.execute("BEGIN IMMEDIATE")
+                if write:
+                    db.execute("BEGIN IMMEDIATE")
                 try:
                     yield db
                 except BaseException:
-                    db.execute("ROLLBACK")
+                    if write:
+                        with suppress(sqlite3.Error):
+                            db.execute("ROLLBACK")
                     raise
-                db.execute("COMMIT")
-            else:
-                yield db
+                if write:
+                    db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if not _is_corruption(exc):
+                    hint = " (another massmem process is writing; try again)" if "locked" in str(exc) else ""
+                    raise SessionError(f"the session registry {self.path} failed: {exc}{hint}") from exc
+                corrupt = exc
         finally:
             db.close()
+        if corrupt is not None:
+            raise self._quarantine(corrupt) from None
 
     def _migrate(self, db: sqlite3.Connection) -> None:
         version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version >= len(MIGRATIONS):
+        if version == len(MIGRATIONS):
             return
+        if version > len(MIGRATIONS):
+            raise SessionError(
+                f"the session registry {self.path} has format {version}, newer than this massmem "
+                f"understands ({len(MIGRATIONS)}); upgrade massmem to use it (the file was left untouched)"
+            )
         db.execute("BEGIN IMMEDIATE")
         try:
             # Re-read under the write lock: another process may have migrated meanwhile.
@@ -146,23 +223,60 @@ class SessionRegistry:
                 db.execute(f"PRAGMA user_version = {number}")
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            with suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
             raise
         if version == 0:
-            db.execute("PRAGMA journal_mode = WAL")
+            self._use_wal(db)
+
+    @staticmethod
+    def _use_wal(db: sqlite3.Connection) -> None:
+        """Switch a new registry to write-ahead logging (readers never wait for a writer).
+
+        The switch needs the file to itself; while other processes are opening it the
+        attempt can be refused.  The setting is persistent, so the first attempt that gets
+        through is enough — and a registry left in rollback-journal mode is still correct.
+        """
+        for _ in range(20):
+            try:
+                if db.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() == "wal":
+                    return
+            except sqlite3.OperationalError:
+                pass
+            time.sleep(0.05)
 
     def _quarantine(self, exc: Exception) -> StateCorrupt:
-        aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        n = 1
+        while aside.exists():
+            n += 1
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{n}")
         try:
             self.path.replace(aside)
         except OSError:
             return StateCorrupt(
                 f"the session registry {self.path} cannot be read ({exc}); move it away and retry"
             )
+        # A stale write-ahead log must not be replayed into the fresh registry.
+        for suffix in ("-wal", "-shm"):
+            companion = self.path.with_name(self.path.name + suffix)
+            with suppress(OSError):
+                if companion.exists():
+                    companion.replace(aside.with_name(aside.name + suffix))
         return StateCorrupt(
             f"the session registry {self.path} was unreadable ({exc}); it was moved to {aside} "
-            "and a new registry will be started on the next run"
+            "and a new registry will be started on the next run (session state folders under "
+            f"{self.path.parent / 'sessions'} are untouched)"
         )
+
+    @property
+    def version(self) -> int:
+        """The schema version of the file (0 when there is none yet)."""
+        if not self.path.exists():
+            return 0
+        with self._connect(write=False) as db:
+            return int(db.execute("PRAGMA user_version").fetchone()[0])
 
     # -- writes ---------------------------------------------------------------------------------
     def create(
@@ -173,12 +287,14 @@ class SessionRegistry:
         models: Sequence[str] = (),
         question: str | None = None,
         description: str | None = None,
+        config_hash: str | None = None,
+        turns: int = 0,
         now: float | None = None,
     ) -> SessionRecord:
         """Register a new active session.  Without an id, one is made from the time (collision-safe)."""
         now = time.time() if now is None else now
-        if session_id is not None and not is_safe_id(session_id):
-            raise UsageError(f"session id {session_id!r} is not a safe name (letters, digits, '_', '.', '-')")
+        if session_id is not None:
+            check_session_id(session_id)
         base = session_id or datetime.fromtimestamp(now).strftime("session_%Y%m%d_%H%M%S")
         with self._connect(write=True) as db:
             candidate, n = base, 1
@@ -188,8 +304,18 @@ class SessionRegistry:
                 n += 1
                 candidate = f"{base}_{n}"
             db.execute(
-                f"INSERT INTO sessions ({_COLUMNS}) VALUES (?, 'active', ?, ?, ?, ?, ?, ?, 0, NULL)",
-                (candidate, now, now, config_path, json.dumps(list(models)), question, description),
+                f"INSERT INTO sessions ({_COLUMNS}) VALUES (?, 'active', ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?)",
+                (
+                    candidate,
+                    now,
+                    now,
+                    config_path,
+                    json.dumps(list(models)),
+                    question,
+                    description,
+                    turns,
+                    config_hash,
+                ),
             )
         return SessionRecord(
             id=candidate,
@@ -200,6 +326,8 @@ class SessionRegistry:
             models=list(models),
             question=question,
             description=description,
+            turns=turns,
+            config_hash=config_hash,
         )
 
     def update(
@@ -208,9 +336,20 @@ class SessionRegistry:
         *,
         status: SessionStatus | None = None,
         add_turns: int = 0,
+        turns: int | None = None,
         question: str | None = None,
         error: str | None = None,
+        last_answer: str | None = None,
+        winner: str | None = None,
+        models: Sequence[str] | None = None,
+        config_path: str | None = _UNSET,
+        config_hash: str | None = None,
     ) -> SessionRecord:
+        """Change one row atomically (the read and the write share one transaction).
+
+        ``turns`` sets the count (it never goes down); ``add_turns`` adds to it.  ``error`` is
+        replaced on every update, so a successful turn clears an earlier failure.
+        """
         with self._connect(write=True) as db:
             row = db.execute(f"SELECT {_COLUMNS} FROM sessions WHERE id = ?", (session_id,)).fetchone()
             if row is None:
@@ -218,12 +357,32 @@ class SessionRegistry:
             record = _row_to_record(row)
             record.status = status or record.status
             record.turns += add_turns
+            if turns is not None:
+                record.turns = max(record.turns, turns)
             record.question = question if question is not None else record.question
+            record.last_answer = last_answer if last_answer is not None else record.last_answer
+            record.winner = winner if winner is not None else record.winner
+            record.models = list(models) if models is not None else record.models
+            record.config_path = record.config_path if config_path is _UNSET else config_path
+            record.config_hash = config_hash if config_hash is not None else record.config_hash
             record.error = error
             record.updated_at = time.time()
             db.execute(
-                "UPDATE sessions SET status=?, turns=?, question=?, error=?, updated_at=? WHERE id=?",
-                (record.status, record.turns, record.question, record.error, record.updated_at, session_id),
+                "UPDATE sessions SET status=?, turns=?, question=?, error=?, updated_at=?, last_answer=?, "
+                "winner=?, models=?, config_path=?, config_hash=? WHERE id=?",
+                (
+                    record.status,
+                    record.turns,
+                    record.question,
+                    record.error,
+                    record.updated_at,
+                    record.last_answer,
+                    record.winner,
+                    json.dumps(record.models),
+                    record.config_path,
+                    record.config_hash,
+                    session_id,
+                ),
             )
         return record
 
@@ -233,30 +392,53 @@ class SessionRegistry:
                 raise SessionNotFound(f"no session {session_id!r}")
 
     # -- reads ----------------------------------------------------------------------------------
-    def get(self, session_id: str) -> SessionRecord:
+    def find(self, session_id: str) -> SessionRecord | None:
+        """The session, or ``None`` when no session has that id."""
         if not self.path.exists():
-            raise SessionNotFound(f"no session {session_id!r} (no sessions recorded yet)")
+            return None
         with self._connect(write=False) as db:
             row = db.execute(f"SELECT {_COLUMNS} FROM sessions WHERE id = ?", (session_id,)).fetchone()
-        if row is None:
-            recent = ", ".join(r.id for r in self.list(limit=5)) or "none"
-            raise SessionNotFound(f"no session {session_id!r}; recent sessions: {recent}")
-        return _row_to_record(row)
+        return None if row is None else _row_to_record(row)
+
+    def get(self, session_id: str) -> SessionRecord:
+        record = self.find(session_id)
+        if record is None:
+            raise SessionNotFound(self.not_found_message(session_id))
+        return record
+
+    def not_found_message(self, session_id: str) -> str:
+        """``no session 'x'`` plus the most recent ids, so a typo is easy to fix."""
+        recent = ", ".join(r.id for r in self.list(limit=5)) if self.path.exists() else ""
+        tail = f"recent sessions: {recent}" if recent else "no sessions recorded yet"
+        return f"no session {session_id!r}; {tail} (massmem sessions list shows them all)"
 
     def list(self, *, limit: int | None = None) -> list[SessionRecord]:
         """Sessions newest first."""
+        return self.page(limit=limit)[0]
+
+    def page(self, *, limit: int | None = None) -> tuple[list[SessionRecord], int]:
+        """Sessions newest first and how many there are in all, in one read."""
         if not self.path.exists():
-            return []
+            return [], 0
         query = f"SELECT {_COLUMNS} FROM sessions ORDER BY created_at DESC, id DESC"
         params: tuple[Any, ...] = ()
         if limit is not None:
             query += " LIMIT ?"
             params = (limit,)
         with self._connect(write=False) as db:
-            return [_row_to_record(row) for row in db.execute(query, params)]
+            db.execute("BEGIN")  # one snapshot for the rows and the count
+            records = [_row_to_record(row) for row in db.execute(query, params)]
+            total = int(db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0])
+            db.execute("COMMIT")
+        return records, total
 
     def count(self) -> int:
         if not self.path.exists():
             return 0
         with self._connect(write=False) as db:
             return int(db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0])
+
+    def integrity(self) -> str:
+        """SQLite's own check of the file: ``ok`` or what is wrong."""
+        with self._connect(write=False) as db:
+            return "; ".join(str(r[0]) for r in db.execute("PRAGMA integrity_check"))

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from massmem.errors import SessionNotFound, StateCorrupt, UsageError
+from massmem.errors import SessionError, SessionNotFound, StateCorrupt, UsageError
 from massmem.sessions import SessionRegistry
+from massmem.sessions.registry import MIGRATIONS
 
 
 def test_ids_from_the_clock_never_collide() -> None:
@@ -67,3 +71,159 @@ def test_processes_writing_at_once_lose_nothing(massmem_home: Path) -> None:
     assert len(records) == 100
     assert len({r.id for r in records}) == 100
     assert all(r.status == "completed" and r.turns == 1 for r in records)
+
+
+# -- format versions -------------------------------------------------------------------------------
+
+V1_SCHEMA = """
+CREATE TABLE sessions (
+    id          TEXT PRIMARY KEY,
+    status      TEXT NOT NULL,
+    created_at  REAL NOT NULL,
+    updated_at  REAL NOT NULL,
+    config_path TEXT,
+    models      TEXT NOT NULL DEFAULT '[]',
+    question    TEXT,
+    description TEXT,
+    turns       INTEGER NOT NULL DEFAULT 0,
+    error       TEXT
+);
+CREATE INDEX sessions_created ON sessions(created_at DESC);
+PRAGMA user_version = 1;
+"""
+
+
+def _write_v1(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path)
+    db.executescript(V1_SCHEMA)
+    db.execute(
+        "INSERT INTO sessions VALUES ('old-one', 'completed', 1700000000, 1700000100, 'team.yaml', "
+        "'[\"scripted:x\"]', 'what?', 'a v1 session', 3, NULL)"
+    )
+    db.commit()
+    db.close()
+
+
+def test_a_v1_registry_is_upgraded_in_place_and_keeps_its_rows() -> None:
+    registry = SessionRegistry()
+    _write_v1(registry.path)
+    record = registry.get("old-one")
+    assert registry.version == len(MIGRATIONS) == 2
+    assert (record.status, record.turns, record.question, record.description) == ("completed", 3, "what?", "a v1 session")
+    assert (record.last_answer, record.winner, record.config_hash) == (None, None, None)
+    updated = registry.update("old-one", add_turns=1, last_answer="42", winner="alice", config_hash="abc")
+    assert (updated.turns, updated.last_answer, updated.winner) == (4, "42", "alice")
+    assert registry.get("old-one").config_hash == "abc"
+
+
+def test_migrations_run_once_even_with_processes_racing(massmem_home: Path) -> None:
+    registry = SessionRegistry()
+    _write_v1(registry.path)
+    worker = "from massmem.sessions import SessionRegistry\nSessionRegistry().list()\n"
+    procs = [subprocess.Popen([sys.executable, "-c", worker]) for _ in range(4)]
+    assert all(p.wait(timeout=60) == 0 for p in procs)
+    assert registry.version == 2
+    assert registry.get("old-one").turns == 3
+
+
+def test_a_registry_from_a_newer_massmem_is_refused_and_left_alone() -> None:
+    registry = SessionRegistry()
+    registry.create(session_id="keep-me")
+    db = sqlite3.connect(registry.path)
+    db.execute("PRAGMA user_version = 99")
+    db.close()
+    with pytest.raises(SessionError, match="newer than this massmem"):
+        registry.list()
+    assert registry.path.exists()
+    assert not list(registry.path.parent.glob("sessions.db.corrupt-*"))
+
+
+def test_damaged_pages_are_quarantined_with_the_write_ahead_log(massmem_home: Path) -> None:
+    registry = SessionRegistry()
+    for i in range(200):
+        registry.create(session_id=f"s{i}", question="x" * 500)
+    # Scribble over the middle of the file, past the header: the damage shows up mid-query.
+    raw = bytearray(registry.path.read_bytes())
+    raw[8192:40960] = b"\xff" * (40960 - 8192)
+    registry.path.write_bytes(bytes(raw))
+    with pytest.raises(StateCorrupt, match="moved to"):
+        registry.list()
+    assert len(list(registry.path.parent.glob("sessions.db.corrupt-*"))) >= 1
+    assert registry.list() == []
+
+
+def test_a_busy_registry_is_reported_not_quarantined(massmem_home: Path) -> None:
+    registry = SessionRegistry()
+    registry.create(session_id="held")
+    holder = sqlite3.connect(registry.path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(SessionError, match="another massmem process is writing") as caught:
+            SessionRegistry(timeout=0.2).update("held", add_turns=1)
+        assert not isinstance(caught.value, StateCorrupt)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert not list(registry.path.parent.glob("sessions.db.corrupt-*"))
+    assert SessionRegistry().get("held").turns == 0
+
+
+# -- many processes, and processes killed mid-write -------------------------------------------------
+
+_EIGHT_BY_HUNDRED = """
+import sys
+from massmem.sessions import SessionRegistry
+r = SessionRegistry()
+mine = r.create(session_id=f"worker-{sys.argv[1]}")
+for _ in range(100):
+    r.update("shared", add_turns=1)
+    r.update(mine.id, add_turns=1, question="q")
+"""
+
+
+def test_eight_processes_times_a_hundred_updates_lose_nothing(massmem_home: Path) -> None:
+    SessionRegistry().create(session_id="shared")
+    procs = [subprocess.Popen([sys.executable, "-c", _EIGHT_BY_HUNDRED, str(n)]) for n in range(8)]
+    assert all(p.wait(timeout=300) == 0 for p in procs)
+    registry = SessionRegistry()
+    assert registry.get("shared").turns == 800
+    workers = [r for r in registry.list() if r.id.startswith("worker-")]
+    assert len(workers) == 8
+    assert all(r.turns == 100 for r in workers)
+    assert registry.integrity() == "ok"
+
+
+_WRITER = """
+import sys
+from massmem.sessions import SessionRegistry
+r = SessionRegistry()
+n = 0
+while True:
+    r.update("victim", add_turns=1, last_answer=str(n) * 20000)
+    n += 1
+    r.create(question="y" * 5000)
+    print(n, flush=True)
+"""
+
+
+@pytest.mark.parametrize("after", [3, 17, 40])
+def test_a_process_killed_mid_write_leaves_a_readable_registry(massmem_home: Path, after: int) -> None:
+    SessionRegistry().create(session_id="victim")
+    proc = subprocess.Popen([sys.executable, "-c", _WRITER], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    last = 0
+    for line in proc.stdout:
+        last = int(line)
+        if last >= after:
+            break
+    os.kill(proc.pid, signal.SIGKILL)  # no clean-up, no atexit: as a crash
+    proc.wait(timeout=30)
+    registry = SessionRegistry()
+    assert registry.integrity() == "ok"
+    turns = registry.get("victim").turns
+    # Every update the writer saw committed is there; at most one more committed unseen.
+    assert last <= turns <= last + 1
+    assert registry.count() >= 1 + last
+    # And the registry keeps working.
+    assert registry.update("victim", add_turns=1).turns == turns + 1

@@ -1,0 +1,236 @@
+"""``massmem sessions list|show|delete|export`` (and ``run --list-sessions``).
+
+Light on purpose: listing imports only typer, json and the SQLite registry, so it stays
+as fast as ``--help``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from massmem.errors import MassmemError, SessionNotFound, UsageError
+
+__all__ = ["app", "print_sessions", "render_sessions"]
+
+EXIT_FAILED, EXIT_USAGE = 1, 2
+
+app = typer.Typer(
+    name="sessions",
+    help="List, inspect, delete and export sessions.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _exit_for(exc: MassmemError) -> NoReturn:
+    code = EXIT_USAGE if isinstance(exc, SessionNotFound | UsageError) else EXIT_FAILED
+    _fail(str(exc), code)
+
+
+def _one_line(text: str | None, width: int) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def render_sessions(limit: int | None = 10) -> str:
+    """The session table (newest first) as text."""
+    from massmem.sessions.registry import SessionRegistry
+
+    records, total = SessionRegistry().page(limit=limit)
+    if not records:
+        return 'No sessions yet. Start one with: massmem run -c CONFIG "question"'
+    lines = [
+        f"{'SESSION':<28} {'STATUS':<11} {'STARTED':<19} {'TURNS':>5}  {'MODELS':<28} DESCRIPTION / LAST QUESTION"
+    ]
+    for r in records:
+        models = _one_line(", ".join(dict.fromkeys(r.models)) or "-", 28)
+        about = r.description or ""
+        if r.question:
+            about = f"{about} · {r.question}" if about else r.question
+        lines.append(
+            f"{r.id:<28} {r.status:<11} {r.started:<19} {r.turns:>5}  {models:<28} {_one_line(about, 60)}"
+        )
+    if limit is not None and total > len(records):
+        lines.append(f"({len(records)} of {total} shown; --all lists every session)")
+    return "\n".join(lines)
+
+
+def print_sessions(limit: int | None, as_json: bool) -> None:
+    """What ``run --list-sessions`` and ``sessions list`` print."""
+    if as_json:
+        from massmem.sessions.registry import SessionRegistry
+
+        typer.echo(json.dumps([r.as_dict() for r in SessionRegistry().list(limit=limit)], indent=2))
+        return
+    typer.echo(render_sessions(limit))
+
+
+@app.command("list")
+def list_(
+    all_sessions: Annotated[bool, typer.Option("--all", help="Every session, not only the last 10.")] = False,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many (newest first).", min=1)] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable list.")] = False,
+) -> None:
+    """Sessions, newest first: id, status, started, turns, models, description."""
+    try:
+        print_sessions(None if all_sessions else limit, as_json)
+    except MassmemError as exc:
+        _exit_for(exc)
+
+
+def _show_text(export: dict[str, Any]) -> str:
+    row = export.get("session") or {}
+    state = export.get("state") or {}
+    lines = [f"session     {row.get('id') or state.get('session_id')}"]
+    if row:
+        lines += [
+            f"status      {row['status']}" + (f" ({row['error']})" if row.get("error") else ""),
+            f"started     {row['started']}   updated {row['updated']}",
+            f"models      {', '.join(dict.fromkeys(row.get('models') or [])) or '-'}",
+        ]
+        if row.get("description"):
+            lines.append(f"description {row['description']}")
+        if row.get("config_path"):
+            lines.append(f"config      {row['config_path']}")
+    if not state:
+        lines.append("state       none saved")
+        return "\n".join(lines)
+    turns = state.get("turns") or []
+    reset_after = int(state.get("reset_after") or 0)
+    lines.append(
+        f"turns       {len(turns)}" + (f" (context reset after turn {reset_after})" if reset_after else "")
+    )
+    for turn in turns:
+        mark = " (before reset)" if turn["number"] <= reset_after else ""
+        votes = ", ".join(f"{k}: {v}" for k, v in (turn.get("vote_counts") or {}).items()) or "no votes"
+        lines.append(f"\n── turn {turn['number']}{mark} · winner {turn['winner']} ({votes})")
+        lines.append(f"Q: {turn['question']}")
+        lines.append(f"A: {turn['final_answer']}")
+    agents = state.get("agents") or {}
+    if agents:
+        lines.append("")
+        for agent_id, agent in agents.items():
+            conversation = agent.get("conversation") or {}
+            count = len(conversation.get("messages") or [])
+            summaries = len(agent.get("summaries") or [])
+            lines.append(
+                f"agent {agent_id}: {count} message(s) in conversation, {summaries} compression summary(ies)"
+            )
+    return "\n".join(lines)
+
+
+@app.command()
+def show(
+    session_id: Annotated[str, typer.Argument(help="Session id (massmem sessions list shows them).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Registry row and full state as JSON.")] = False,
+) -> None:
+    """One session: its turns (question, answer, winner, votes) and agents."""
+    from massmem.sessions.manage import export_session
+
+    try:
+        export = export_session(session_id)
+    except MassmemError as exc:
+        _exit_for(exc)
+    typer.echo(json.dumps(export, indent=2, ensure_ascii=False) if as_json else _show_text(export))
+
+
+def _memory_delete_hook(config: str | None) -> Any:
+    """The persistent-memory deleter, or ``None`` when persistent memory is not available."""
+    from massmem.cli.memory_cmd import session_memory_deleter
+
+    return session_memory_deleter(config)
+
+
+@app.command()
+def delete(
+    session_ids: Annotated[list[str], typer.Argument(help="One or more session ids.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (scripts).")] = False,
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config", "-c", help="Team config whose memory settings say where the memory store is."
+        ),
+    ] = None,
+) -> None:
+    """Delete sessions: registry row, saved state and their memories.  Asks first unless --yes."""
+    from massmem.sessions.manage import delete_session
+    from massmem.sessions.registry import SessionRegistry, check_session_id
+
+    try:
+        for session_id in session_ids:
+            check_session_id(session_id)
+        registry = SessionRegistry()
+        from massmem.sessions.state import state_dir
+
+        for session_id in session_ids:
+            if registry.find(session_id) is None and not state_dir(session_id).exists():
+                raise SessionNotFound(registry.not_found_message(session_id))
+    except MassmemError as exc:
+        _exit_for(exc)
+    if not yes:
+        if not sys.stdin.isatty():
+            _fail(
+                "refusing to delete without confirmation: standard input is not a terminal; pass --yes",
+                EXIT_USAGE,
+            )
+        names = ", ".join(session_ids)
+        if not typer.confirm(f"Delete {names} (state, registry entry and memories)?", default=False):
+            typer.echo("Nothing deleted.")
+            raise typer.Exit(EXIT_FAILED)
+    hook = _memory_delete_hook(config)
+    failed = False
+    for session_id in session_ids:
+        try:
+            report = delete_session(session_id, delete_memories=hook, registry=registry)
+        except MassmemError as exc:
+            typer.echo(f"error: {session_id}: {exc}", err=True)
+            failed = True
+            continue
+        memories = (
+            f"{report.memories} memor{'y' if report.memories == 1 else 'ies'}"
+            if report.memories is not None
+            else "memories: not available"
+        )
+        typer.echo(f"deleted {session_id} ({memories})")
+        if report.memory_note:
+            typer.echo(f"note: {report.memory_note}", err=True)
+    if failed:
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def export(
+    session_id: Annotated[str, typer.Argument(help="Session id.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of standard output.")
+    ] = None,
+) -> None:
+    """The session as JSON: registry row and full state, secrets redacted."""
+    from massmem.sessions.manage import export_session
+    from massmem.sessions.state import atomic_write_text
+
+    try:
+        data = export_session(session_id)
+    except MassmemError as exc:
+        _exit_for(exc)
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    if output is None:
+        typer.echo(text)
+        return
+    try:
+        atomic_write_text(output, text + "\n")
+    except OSError as exc:
+        _fail(f"cannot write {output}: {exc}", EXIT_FAILED)
+    typer.echo(f"exported {session_id} to {output}", err=True)

@@ -1,0 +1,40 @@
+"""Scripted teams for CLI tests: deterministic across several questions in one process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+#: alice answers "Answer one.", "Answer two.", ... (one per question) and votes for herself;
+#: bob only votes for alice.  No presentation call, so each question uses exactly two of
+#: alice's replies and the final answer is alice's answer.
+MULTI_TURN = """
+description: two scripted agents for multi-turn tests
+agents:
+  - id: alice
+    backend:
+      type: scripted
+      replies:
+        - new_answer: "Answer one."
+        - vote: agent1
+        - new_answer: "Answer two."
+        - vote: agent1
+        - new_answer: "Answer three."
+        - vote: agent1
+        - new_answer: "Answer four."
+        - vote: agent1
+  - id: bob
+    backend:
+      type: scripted
+      latency: {bob_latency}
+      replies:
+        - vote: agent1
+          reason: agreed
+orchestrator:
+  present_final_answer: false
+"""
+
+
+def write_team(folder: Path, *, bob_latency: float = 0.05, name: str = "team.yaml", extra: str = "") -> Path:
+    path = folder / name
+    path.write_text(MULTI_TURN.format(bob_latency=bob_latency) + extra)
+    return path
