@@ -1,0 +1,257 @@
+"""Persistent and shared memory attached to a team's agents for one session.
+
+The agent and the team loop know nothing about memory; this module plugs it in
+through the agent's two seams:
+
+* a **context provider** per agent renders retrieved memories (own + previous
+  winners', turn-filtered) and the shared-memory window into each call;
+* an **after-turn hook** per agent buffers what the agent said; the turn is
+  recorded once, when the question is finished (:meth:`TeamMemory.finish_turn`),
+  so a team of ten agents does not run fact extraction after every call.
+
+Memory is an aid: any failure here is logged and the run goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from massmem.agents.agent import Agent, ContextBlock, TurnContext, TurnRecord
+
+if TYPE_CHECKING:
+    from massmem.config.schema import RetrievalConfig, TeamConfig
+    from massmem.coordination.events import Event
+    from massmem.coordination.result import RunResult
+    from massmem.memory.persistent import PersistentMemory, Winner
+    from massmem.memory.shared import SharedMemory
+
+__all__ = ["TeamMemory"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Seat:
+    agent: Agent
+    memory: PersistentMemory | None
+    said: list[dict[str, Any]] = field(default_factory=list)
+    reasoning: list[str] = field(default_factory=list)
+    calls_this_turn: int = 0
+    extractor_bound: bool = False
+
+
+class TeamMemory:
+    """Everything a session remembers beyond one agent's working conversation."""
+
+    def __init__(
+        self,
+        team: TeamConfig,
+        agents: Sequence[Agent],
+        *,
+        session_id: str,
+        turn: int = 1,
+        winners: Sequence[tuple[str, int]] = (),
+        resumed: bool = False,
+        log_dir: Path | None = None,
+    ) -> None:
+        from massmem.memory.persistent import Winner
+
+        self.team = team
+        self.session_id = session_id
+        self.winners: list[Winner] = [Winner(a, t) for a, t in winners]
+        self.resumed = resumed
+        #: the session's turn number of the question being worked on (1-based, continues on resume)
+        self.turn = turn
+        self.log_dir = log_dir
+        self.shared: SharedMemory | None = None
+        self.seats: dict[str, _Seat] = {}
+        self._pending: set[asyncio.Task[None]] = set()
+        self._attach(agents)
+
+    # -- building ---------------------------------------------------------------------------------
+
+    def _wants_persistent(self, agent_id: str) -> bool:
+        memory = self.team.memory
+        override = next((a.memory for a in self.team.agents if a.id == agent_id), None)
+        if not memory.enabled or (override is not None and override.enabled is False):
+            return False
+        if override is not None and override.persistent is not None:
+            return override.persistent
+        return memory.persistent_memory.enabled
+
+    def _retrieval_for(self, agent_id: str) -> RetrievalConfig:
+        base = self.team.memory.retrieval
+        override = next((a.memory for a in self.team.agents if a.id == agent_id), None)
+        if override is None:
+            return base
+        changes: dict[str, Any] = {}
+        if override.retrieval_limit is not None:
+            changes["limit"] = override.retrieval_limit
+        if override.exclude_recent is not None:
+            changes["exclude_recent"] = override.exclude_recent
+        return base.model_copy(update=changes)
+
+    def _attach(self, agents: Sequence[Agent]) -> None:
+        from massmem.memory.shared import SharedMemory
+
+        memory = self.team.memory
+        for agent in agents:
+            persistent = self._open_persistent(agent) if self._wants_persistent(agent.id) else None
+            seat = _Seat(agent, persistent)
+            self.seats[agent.id] = seat
+            agent.context_providers.append(self._provider(seat))
+            agent.after_turn.append(self._listener(seat))
+        if memory.enabled and memory.shared_memory.enabled:
+            first = next((s.memory for s in self.seats.values() if s.memory is not None), None)
+            self.shared = SharedMemory(memory.shared_memory, persistent=first)
+
+    def _open_persistent(self, agent: Agent) -> PersistentMemory | None:
+        from massmem.memory.debug import debug_dir_for
+        from massmem.memory.persistent import PersistentMemory
+
+        memory = self.team.memory
+        try:
+            return PersistentMemory(
+                memory.persistent_memory,
+                agent_id=agent.id,
+                session_id=self.session_id,
+                retrieval=self._retrieval_for(agent.id),
+                recording=memory.recording,
+                debug_dir=debug_dir_for(self.log_dir, agent.id) if self.log_dir else None,
+            )
+        except Exception as exc:
+            # A store held by another process is the one failure worth stopping for: the user
+            # asked for memory, and silently running without it would lose what this run learns.
+            from massmem.errors import StoreLocked
+
+            if isinstance(exc, StoreLocked):
+                raise
+            log.warning("agent %s: persistent memory is unavailable: %s", agent.id, exc)
+            return None
+
+    # -- per call ---------------------------------------------------------------------------------
+
+    def _provider(self, seat: _Seat):  # type: ignore[no-untyped-def]
+        async def provide(context: TurnContext) -> list[ContextBlock]:
+            self._bind_extractor(seat)
+            blocks: list[ContextBlock] = []
+            if seat.memory is not None:
+                trigger = self._trigger(seat)
+                query = _query(context)
+                text = await seat.memory.retrieve_block(query, trigger=trigger, previous_winners=self.winners)
+                if text:
+                    blocks.append(ContextBlock("Relevant memories", text))
+            if self.shared is not None:
+                shared = await self.shared.render_for(seat.agent.id)
+                if shared:
+                    blocks.append(ContextBlock("Shared memory", shared))
+            seat.calls_this_turn += 1
+            return blocks
+
+        return provide
+
+    def _trigger(self, seat: _Seat) -> str:
+        """Why this call may need long-term memory (``exclude_recent`` retrieves only on these)."""
+        if getattr(seat.agent, "retrieval_due", False):
+            seat.agent.retrieval_due = False  # type: ignore[attr-defined]
+            return "compression"
+        if self.resumed and seat.calls_this_turn == 0:
+            return "resume"
+        return "turn"
+
+    def _bind_extractor(self, seat: _Seat) -> None:
+        """Extraction through the agent's own backend, scheduled on the loop that owns it.
+
+        Bound on the first call, from inside the running loop, because the backend's
+        connections belong to that loop and mem0 calls the extractor from a worker thread.
+        """
+        if seat.memory is None or seat.extractor_bound:
+            return
+        seat.extractor_bound = True
+        if seat.memory.extraction_provider == "agent":
+            from massmem.memory.extraction import backend_extract_fn
+
+            loop = asyncio.get_running_loop()
+            seat.memory.bind_extractor(backend_extract_fn(seat.agent.backend, loop=loop))
+
+    def _listener(self, seat: _Seat):  # type: ignore[no-untyped-def]
+        async def listen(record: TurnRecord) -> None:
+            completion = record.completion
+            calls = [{"name": c.name, "arguments": c.arguments} for c in completion.tool_calls]
+            if completion.text.strip() or calls:
+                seat.said.append({"role": "assistant", "content": completion.text, "tool_calls": calls})
+            if completion.reasoning.strip():
+                seat.reasoning.append(completion.reasoning)
+
+        return listen
+
+    def on_event(self, event: Event) -> None:
+        """Feed answers and votes, with attribution, to shared memory (called for every event)."""
+        if self.shared is None:
+            return
+        from massmem.coordination.events import AnswerSubmitted, VoteCast
+
+        match event:
+            case AnswerSubmitted(agent_id=a, content=c):
+                self._spawn(self.shared.record_answer(a, c, turn=self.turn))
+            case VoteCast(agent_id=a, target_agent_id=t, reason=r):
+                self._spawn(self.shared.record_vote(a, t, r, turn=self.turn))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    # -- per question -----------------------------------------------------------------------------
+
+    async def finish_turn(self, question: str, result: RunResult | None) -> None:
+        """Record what each agent said this turn; remember the winner for later turns."""
+        from massmem.memory.persistent import Winner
+
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
+        jobs = []
+        for seat in self.seats.values():
+            if seat.memory is not None and seat.said:
+                messages = [{"role": "user", "content": question}, *seat.said]
+                jobs.append(self._record(seat, messages))
+        if jobs:
+            await asyncio.gather(*jobs)
+        for seat in self.seats.values():
+            seat.said.clear()
+            seat.reasoning.clear()
+            seat.calls_this_turn = 0
+        if result is not None:
+            self.winners.append(Winner(result.winner, self.turn))
+        self.turn += 1
+        self.resumed = False
+
+    async def _record(self, seat: _Seat, messages: list[dict[str, Any]]) -> None:
+        assert seat.memory is not None
+        try:
+            await seat.memory.record(messages, turn=self.turn, reasoning="\n".join(seat.reasoning) or None)
+        except Exception as exc:
+            log.warning("agent %s: recording turn %d failed: %s", seat.agent.id, self.turn, exc)
+
+    def close(self) -> None:
+        for seat in self.seats.values():
+            if seat.memory is not None:
+                try:
+                    seat.memory.close()
+                except Exception as exc:  # pragma: no cover - best effort
+                    log.warning("agent %s: closing memory failed: %s", seat.agent.id, exc)
+
+
+def _query(context: TurnContext) -> str:
+    """What to search memory for: the question, plus the latest thing the agent was asked."""
+    from massmem.messages import UserMessage
+
+    latest = next((m.content for m in reversed(context.messages) if isinstance(m, UserMessage)), "")
+    if latest and context.question and context.question not in latest:
+        return f"{context.question}\n{latest[:500]}"
+    return latest[:1500] or context.question

@@ -1,0 +1,124 @@
+"""Memory attached to a real team: turn-aware sharing of the previous winner's knowledge,
+shared memory injection, retrieval after compression — on the real store and embedder."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from massmem.agents.team_memory import TeamMemory
+from massmem.backends.scripted import AnswerReply, ScriptedBackend, VoteReply
+from massmem.config.schema import TeamConfig
+from massmem.coordination import Orchestrator
+from massmem.messages import SystemMessage
+
+FACT = "The Bluebird project ships its first release on the 14th of March."
+
+
+def team(**memory: Any) -> TeamConfig:
+    return TeamConfig.model_validate(
+        {
+            "agents": [
+                {"id": "alice", "backend": {"type": "scripted"}},
+                {"id": "bob", "backend": {"type": "scripted"}},
+            ],
+            "memory": {
+                "persistent_memory": {"enabled": True, "session_name": None, "llm": {"provider": "none"}},
+                **memory,
+            },
+        }
+    )
+
+
+def system_of(backend: ScriptedBackend, call: int = 0) -> str:
+    message = backend.requests[call].messages[0]
+    assert isinstance(message, SystemMessage)
+    return message.content
+
+
+def scripted(agent: Any) -> ScriptedBackend:
+    backend = agent.backend
+    while not isinstance(backend, ScriptedBackend):
+        backend = backend.inner
+    return backend
+
+
+def script(agent: Any, *replies: AnswerReply | VoteReply) -> None:
+    """Give the agent's scripted model the replies for the next question."""
+    backend = scripted(agent)
+    backend.replies = list(replies)
+    backend.requests.clear()
+    backend._next = 0
+
+
+@pytest.mark.usefixtures("embedder")
+async def test_previous_winners_knowledge_reaches_the_other_agent_next_turn() -> None:
+    config = team(retrieval={"exclude_recent": False, "limit": 5})
+    orchestrator = Orchestrator.from_config(config)
+    alice, bob = orchestrator.agents
+    script(alice, AnswerReply(FACT), VoteReply("agent1", "mine"))
+    script(bob, VoteReply("agent1", "agreed"))
+    memory = TeamMemory(config, orchestrator.agents, session_id="s1", turn=1)
+    result = await orchestrator.run("When does Bluebird ship?", on_event=memory.on_event)
+    assert result.winner == "alice"
+    await memory.finish_turn("When does Bluebird ship?", result)
+    assert [(w.agent_id, w.turn) for w in memory.winners] == [("alice", 1)]
+
+    # Turn 2: bob starts from scratch, but alice's turn-1 knowledge and the shared record reach him.
+    script(bob, AnswerReply("March 14th."), VoteReply("agent2", "ok"))
+    script(alice, VoteReply("agent2", "right"))
+    await orchestrator.run("Remind me: what ships in March?", on_event=memory.on_event)
+    first_call = system_of(scripted(bob))
+    assert "Relevant memories" in first_call
+    assert "Bluebird" in first_call
+    assert "[alice answer]" in first_call  # shared memory, attributed
+    memory.close()
+
+
+@pytest.mark.usefixtures("embedder")
+async def test_exclude_recent_retrieves_only_after_compression() -> None:
+    config = team(retrieval={"exclude_recent": True}, shared_memory={"enabled": False})
+    orchestrator = Orchestrator.from_config(config)
+    alice, bob = orchestrator.agents
+    script(alice, AnswerReply(FACT), VoteReply("agent1", "mine"))
+    script(bob, VoteReply("agent1", "agreed"))
+    memory = TeamMemory(config, orchestrator.agents, session_id="s1", turn=1)
+    result = await orchestrator.run("When does Bluebird ship?")
+    await memory.finish_turn("When does Bluebird ship?", result)
+
+    script(alice, AnswerReply("Mid March."), VoteReply("agent1", "mine"))
+    script(bob, VoteReply("agent1", "agreed"))
+    await orchestrator.run("When does Bluebird ship?")
+    assert "Relevant memories" not in system_of(scripted(alice))  # nothing was lost: no retrieval
+
+    alice.retrieval_due = True  # what compression sets
+    script(alice, AnswerReply("The 14th of March."), VoteReply("agent1", "x"))
+    script(bob, VoteReply("agent1", "agreed"))
+    await orchestrator.run("When does Bluebird ship?")
+    assert "Bluebird" in system_of(scripted(alice)).split("Relevant memories", 1)[-1]
+    assert alice.retrieval_due is False
+    memory.close()
+
+
+@pytest.mark.usefixtures("embedder")
+async def test_resumed_session_retrieves_on_its_first_call() -> None:
+    config = team(retrieval={"exclude_recent": True}, shared_memory={"enabled": False})
+    orchestrator = Orchestrator.from_config(config)
+    alice, bob = orchestrator.agents
+    script(alice, AnswerReply(FACT), VoteReply("agent1", "mine"))
+    script(bob, VoteReply("agent1", "agreed"))
+    first = TeamMemory(config, orchestrator.agents, session_id="s1", turn=1)
+    result = await orchestrator.run("When does Bluebird ship?")
+    await first.finish_turn("When does Bluebird ship?", result)
+    first.close()
+
+    # A later process resumes the session: new agents, the winners history from the session state.
+    later = Orchestrator.from_config(config)
+    alice2, bob2 = later.agents
+    script(bob2, AnswerReply("On March 14th."), VoteReply("agent2", "x"))
+    script(alice2, VoteReply("agent2", "x"))
+    resumed = TeamMemory(config, later.agents, session_id="s1", turn=2, winners=[("alice", 1)], resumed=True)
+    await later.run("When is the release?")
+    assert "Bluebird" in system_of(scripted(bob2))
+    resumed.close()
