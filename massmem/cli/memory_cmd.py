@@ -74,7 +74,7 @@ class MemoryItem:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        out = {
+        out: dict[str, Any] = {
             "id": self.id,
             "text": self.text,
             "agent_id": self.agent_id,
@@ -90,6 +90,10 @@ class MemoryItem:
         return out
 
 
+#: spelled out here because the inspectors' ``list`` method shadows the builtin in their classes
+_Items = list[MemoryItem]
+
+
 class MemoryInspector(Protocol):
     """What the memory commands need from persistent memory."""
 
@@ -97,7 +101,7 @@ class MemoryInspector(Protocol):
 
     def search(
         self, query: str, *, session: str | None, agent: str | None, limit: int
-    ) -> list[MemoryItem]: ...
+    ) -> _Items: ...
 
     def get(self, memory_id: str) -> MemoryItem | None: ...
 
@@ -142,7 +146,7 @@ class StoreInspector:
     def _filter(self, session: str | None, agent: str | None) -> Any:
         from qdrant_client import models
 
-        must = []
+        must: list[Any] = []
         if session is not None:
             must.append(models.FieldCondition(key="run_id", match=models.MatchValue(value=session)))
         if agent is not None:
@@ -172,7 +176,7 @@ class StoreInspector:
         items.sort(key=lambda i: (i.created_at or "", int(i.metadata.get("seq", 0) or 0)))
         return items[-limit:] if limit is not None else items
 
-    def search(self, query: str, *, session: str | None, agent: str | None, limit: int) -> list[MemoryItem]:
+    def search(self, query: str, *, session: str | None, agent: str | None, limit: int) -> _Items:
         from massmem.memory.embedder import collection_slug, create_embedder
         from massmem.memory.lexical import ScopeClause
         from massmem.memory.retrieval import hybrid_search

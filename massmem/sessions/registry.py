@@ -161,6 +161,8 @@ def _row_to_record(row: tuple[Any, ...]) -> SessionRecord:
 
 
 _UNSET: Any = object()
+#: spelled out here because ``SessionRegistry.list`` shadows the builtin inside the class
+_Records = list[SessionRecord]
 
 
 class SessionRegistry:
@@ -416,7 +418,7 @@ class SessionRegistry:
         """Sessions newest first."""
         return self.page(limit=limit)[0]
 
-    def page(self, *, limit: int | None = None) -> tuple[list[SessionRecord], int]:
+    def page(self, *, limit: int | None = None) -> tuple[_Records, int]:
         """Sessions newest first and how many there are in all, in one read."""
         if not self.path.exists():
             return [], 0

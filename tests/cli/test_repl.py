@@ -118,10 +118,15 @@ def test_ask_status_reset_and_ctrl_d(tmp_path: Path, massmem_home: Path) -> None
     child.sendeof()  # Ctrl-D
     assert finish(child) == 0
     listed = json.loads(
-        __import__("subprocess").run(
+        __import__("subprocess")
+        .run(
             [sys.executable, "-m", "massmem", "run", "--list-sessions", "--json"],
-            capture_output=True, text=True, env=os.environ.copy(), check=True,
-        ).stdout
+            capture_output=True,
+            text=True,
+            env=os.environ.copy(),
+            check=True,
+        )
+        .stdout
     )
     assert [(s["id"], s["status"], s["turns"]) for s in listed] == [("chat", "completed", 3)]
 

@@ -347,6 +347,13 @@ async def test_debug_dump_contents(make_memory, tmp_path: Path) -> None:
     assert dump["metadata"]["extraction"] == "ok"
     assert "Grafana" in dump["llm_answer"]
 
+    # a caller that already resolved the per-agent folder gets the same layout, not a nested one
+    from massmem.memory.debug import debug_dir_for
+
+    other = make_memory("agent_b", debug_dir=debug_dir_for(logs, "agent_b"))
+    await other.record([AssistantMessage("Loki keeps the application logs for 14 days.")], turn=1)
+    assert len(list((logs / "memory_debug" / "agent_b").glob("turn_1_*.json"))) == 1
+
 
 async def test_qdrant_filter_path_matches_the_local_mirror(make_memory) -> None:
     """Server mode searches Qdrant with a payload filter instead of the local mirror: same answers."""

@@ -41,7 +41,12 @@ def test_resume_carries_history_winners_and_turn_numbers() -> None:
         assert again.state.next_turn == 2
         assert [tuple(w) for w in again.state.winners] == [("alice", 1)]
         record = SessionRegistry().get("trip")
-        assert (record.turns, record.last_answer, record.winner, record.status) == (1, "Lisbon", "alice", "active")
+        assert (record.turns, record.last_answer, record.winner, record.status) == (
+            1,
+            "Lisbon",
+            "alice",
+            "active",
+        )
     finally:
         again.finish("completed")
 

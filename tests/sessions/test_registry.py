@@ -110,7 +110,12 @@ def test_a_v1_registry_is_upgraded_in_place_and_keeps_its_rows() -> None:
     _write_v1(registry.path)
     record = registry.get("old-one")
     assert registry.version == len(MIGRATIONS) == 2
-    assert (record.status, record.turns, record.question, record.description) == ("completed", 3, "what?", "a v1 session")
+    assert (record.status, record.turns, record.question, record.description) == (
+        "completed",
+        3,
+        "what?",
+        "a v1 session",
+    )
     assert (record.last_answer, record.winner, record.config_hash) == (None, None, None)
     updated = registry.update("old-one", add_turns=1, last_answer="42", winner="alice", config_hash="abc")
     assert (updated.turns, updated.last_answer, updated.winner) == (4, "42", "alice")

@@ -40,7 +40,17 @@ def _turn(number: int, winner: str = "alice", question: str | None = None) -> Tu
         votes=[VoteRecord("alice", winner, "good"), VoteRecord("bob", winner, "agreed", implicit=True)],
         answers=[AnswerRecord("agent1.1", winner, f"answer {number}")],
         agents=[
-            AgentTurn("alice", "voted", None, 1, 2, 100, 20, False, {"max_messages": None, "messages": [], "pinned": []}),
+            AgentTurn(
+                "alice",
+                "voted",
+                None,
+                1,
+                2,
+                100,
+                20,
+                False,
+                {"max_messages": None, "messages": [], "pinned": []},
+            ),
             AgentTurn("bob", "voted", None, 0, 1, 50, 5, True, None),
         ],
         started_at=1.0,
@@ -49,7 +59,9 @@ def _turn(number: int, winner: str = "alice", question: str | None = None) -> Tu
 
 
 def test_round_trip_keeps_everything() -> None:
-    state = SessionState("trip", config={"agents": [{"id": "alice"}]}, config_hash="abc", config_path="t.yaml")
+    state = SessionState(
+        "trip", config={"agents": [{"id": "alice"}]}, config_hash="abc", config_path="t.yaml"
+    )
     state.add_turn(_turn(1))
     state.add_turn(_turn(2, winner="bob"))
     state.agents["alice"].summaries.append({"turn": 2, "text": "summary"})
