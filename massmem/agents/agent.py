@@ -47,6 +47,7 @@ from massmem.context.compression import (
     CompressionResult,
     CompressionSettings,
     Entry,
+    SummaryCache,
     compress,
     render,
     request_to_dict,
@@ -187,6 +188,8 @@ class Agent:
         #: tokens the summary requests cost (they are real spend, outside any turn's usage)
         self.summary_usage = Usage()
         self._view: CompressedView | None = None
+        #: summaries by the messages they cover: a session's earlier turns are summarised once
+        self._summaries = SummaryCache()
 
     @classmethod
     def from_config(
@@ -449,6 +452,7 @@ class Agent:
                 keep_ratio=keep_ratio,
                 budget=budget,
                 learn=self.learn_window,
+                cache=self._summaries,
             )
         finally:
             self.backend_seconds += time.perf_counter() - started

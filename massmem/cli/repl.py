@@ -33,11 +33,14 @@ from massmem.cli.session_runner import (
     result_as_dict,
 )
 from massmem.errors import MassmemError
+from massmem.sessions.state import AgentState
 
 if TYPE_CHECKING:
     from massmem.config.schema import TeamConfig
 
 __all__ = ["HELP", "InputReader", "Repl"]
+
+_NO_AGENT = AgentState()
 
 PROMPT = "massmem> "
 CONTINUATION = "   ...> "
@@ -171,7 +174,7 @@ class Repl:
         error: str | None = None
         try:
             with asyncio.Runner() as runner:
-                built = TeamSession(self.team, session)
+                built = TeamSession(self.team, session, debug=self.options.debug)
                 try:
                     self.info(
                         f"massmem interactive · {len(self.team.agents)} agents · /help for commands, "
@@ -216,11 +219,15 @@ class Repl:
 
     def _turn(self, runner: asyncio.Runner, built: TeamSession, question: str) -> None:
         display = make_turn_display(self.team, self.options)
+        saved_before = built.session.state.last_turn
         try:
             result = runner.run(built.ask(question, display))
         except KeyboardInterrupt:
             display.close()
-            self.info("\n(turn cancelled; the session goes on — earlier turns are intact)")
+            if built.session.state.last_turn > saved_before:
+                self.info("\n(interrupted while memory recorded the turn; the answer itself was saved)")
+            else:
+                self.info("\n(turn cancelled; the session goes on — earlier turns are intact)")
             return
         except MassmemError as exc:
             display.close()
@@ -306,24 +313,36 @@ class Repl:
 
         state = built.session.state
         last = state.turns[-1] if state.turns else None
-        rows = [f"{'AGENT':<16} {'LAST TURN in/out':>18} {'SESSION in/out':>18} {'CONVERSATION':>22}"]
+        lines = []
         for agent in built.orchestrator.agents:
             mine = [a for t in state.turns for a in t.agents if a.agent_id == agent.id]
             total_in = sum(a.input_tokens for a in mine)
             total_out = sum(a.output_tokens for a in mine)
             last_usage = next((a for a in (last.agents if last else ()) if a.agent_id == agent.id), None)
-            last_text = f"{last_usage.input_tokens}/{last_usage.output_tokens}" if last_usage else "-"
-            if last_usage is not None and last_usage.estimated:
-                last_text = "~" + last_text
+            if last_usage is not None:
+                mark = "~" if last_usage.estimated else ""
+                last_text = f"{mark}{last_usage.input_tokens:,} in / {mark}{last_usage.output_tokens:,} out"
+            else:
+                last_text = "-"
             messages = agent.conversation.messages()
-            tokens = estimate_message_tokens(messages)
-            window = agent.backend.capabilities.context_window
-            conv = f"{len(messages)} msgs ~{tokens} tok"
+            window = getattr(agent, "context_window", None) or agent.backend.capabilities.context_window
+            conversation = f"{len(messages)} messages, ~{estimate_message_tokens(messages):,} tokens"
             if window:
-                conv += f" ({100 * tokens / window:.0f}% of {window})"
-            rows.append(f"{agent.id:<16} {last_text:>18} {f'{total_in}/{total_out}':>18} {conv:>22}")
-        rows.append("(~ marks estimates: the server reported no usage)")
-        self.say("\n".join(rows))
+                conversation += f" of a {window:,}-token window"
+            lines += [
+                f"{agent.id}",
+                f"  last turn   {last_text}",
+                f"  session     {total_in:,} in / {total_out:,} out over {len(mine)} turn(s)",
+                f"  context     {conversation}",
+            ]
+            usage = getattr(agent, "context_usage", None)
+            if usage is not None and hasattr(usage, "line"):
+                lines.append(f"  last call   {usage.line()}")
+            compressions = len(state.agents.get(agent.id, _NO_AGENT).summaries)
+            if compressions:
+                lines.append(f"  compressed  {compressions} time(s) in this session")
+        lines.append("(~ marks estimates: the server reported no usage)")
+        self.say("\n".join(lines))
 
     def _memory(self, built: TeamSession, arg: str) -> None:
         from massmem.cli import memory_cmd

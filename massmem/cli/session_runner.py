@@ -9,6 +9,7 @@ happens.  The interactive loop itself lives in :mod:`massmem.cli.repl`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import json
 import sys
@@ -175,13 +176,40 @@ def _build_orchestrator(team: TeamConfig, session: OpenSession) -> Orchestrator:
 class TeamSession:
     """A built team bound to an open session: asks questions and saves every turn."""
 
-    def __init__(self, team: TeamConfig, session: OpenSession) -> None:
+    def __init__(self, team: TeamConfig, session: OpenSession, *, debug: bool = False) -> None:
         self.team = team
         self.session = session
         self.orchestrator = _build_orchestrator(team, session)
         self.last_result: RunResult | None = None
         self.turns_this_run = 0
         self._restore_conversations()
+        self.memory = self._attach_memory(debug)
+
+    def _attach_memory(self, debug: bool) -> Any:
+        """Persistent and shared memory for this session (``TeamMemory``), when the team uses them.
+
+        It is told the session id, the coming turn number, the winners history and whether
+        the session is being resumed (the first call of a resumed session retrieves).
+        """
+        memory = self.team.memory
+        if not memory.enabled or not (memory.persistent_memory.enabled or memory.shared_memory.enabled):
+            return None
+        try:
+            from massmem.agents.team_memory import TeamMemory
+        except ImportError:  # pragma: no cover - an install without the memory layer
+            return None
+        from massmem import paths
+
+        state = self.session.state
+        return TeamMemory(
+            self.team,
+            self.orchestrator.agents,
+            session_id=self.session.id,
+            turn=state.next_turn,
+            winners=[(w.agent_id, w.turn) for w in state.winners],
+            resumed=not self.session.created and bool(state.turns),
+            log_dir=paths.safe_child(paths.logs_dir(), self.session.id) if debug else None,
+        )
 
     def _restore_conversations(self) -> None:
         from massmem.memory.conversation import ConversationMemory
@@ -211,15 +239,61 @@ class TeamSession:
         history = self.history()
         number = self.session.state.next_turn
         started = time.time()
-        result = await self.orchestrator.run(question, history=history, on_event=display.handle)
+        before = {a.id: len(getattr(a, "compressions", ())) for a in self.orchestrator.agents}
+        on_event = display.handle
+        if self.memory is not None:
+            self.memory.turn = number  # the session's numbering is the one memories are tagged with
+            on_event = _both(display.handle, self.memory.on_event)
+        try:
+            result = await self.orchestrator.run(question, history=history, on_event=on_event)
+        except BaseException:
+            self._abandon_memory_turn()
+            raise
         conversations = {a.id: a.conversation.to_dict() for a in self.orchestrator.agents}
+        self._keep_compressions(number, before)
         turn = turn_from_result(
             result, number=number, started_at=started, history_turns=len(history), conversations=conversations
         )
+        # The turn is saved before memory records it: a slow or interrupted recording never
+        # costs the turn itself.
         self.session.record_turn(turn)
         self.last_result = result
         self.turns_this_run += 1
+        if self.memory is not None:
+            await self.memory.finish_turn(question, result)
         return result
+
+    def _abandon_memory_turn(self) -> None:
+        """A cancelled or failed turn is not recorded in the state; memory drops it too."""
+        if self.memory is None:
+            return
+        abandon = getattr(self.memory, "abandon_turn", None)
+        if abandon is not None:
+            abandon()
+            return
+        for seat in getattr(self.memory, "seats", {}).values():
+            seat.said.clear()
+            seat.reasoning.clear()
+            seat.calls_this_turn = 0
+
+    def _keep_compressions(self, turn: int, before: dict[str, int]) -> None:
+        """Record the compressions each agent made during the turn (saved with the turn)."""
+        from massmem.sessions.state import AgentState
+
+        for agent in self.orchestrator.agents:
+            reports = list(getattr(agent, "compressions", ()))
+            start = before.get(agent.id, 0)
+            new = reports[start:] if len(reports) >= start else reports
+            if not new:
+                continue
+            kept = self.session.state.agents.setdefault(agent.id, AgentState())
+            for report in new:
+                entry = (
+                    dataclasses.asdict(report)
+                    if dataclasses.is_dataclass(report)
+                    else {"report": str(report)}
+                )
+                kept.summaries.append({"turn": turn, **entry})
 
     def reset(self) -> None:
         """Really start over: no earlier turns in the context, every agent's conversation empty."""
@@ -228,7 +302,19 @@ class TeamSession:
         self.session.reset()
 
     async def close(self) -> None:
-        await self.orchestrator.aclose()
+        try:
+            await self.orchestrator.aclose()
+        finally:
+            if self.memory is not None:
+                self.memory.close()
+
+
+def _both(first: Any, second: Any) -> Any:
+    def handle(event: Any) -> None:
+        first(event)
+        second(event)
+
+    return handle
 
 
 def make_turn_display(team: TeamConfig, options: RunOptions) -> Display:
@@ -243,7 +329,7 @@ def run_once(team: TeamConfig, question: str, options: RunOptions) -> int:
     holder: list[TeamSession] = []
 
     async def go() -> RunResult:
-        built = TeamSession(team, session)
+        built = TeamSession(team, session, debug=options.debug)
         holder.append(built)
         try:
             return await built.ask(question, display)

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -68,6 +69,7 @@ __all__ = [
     "CompressionSettings",
     "Entry",
     "Summariser",
+    "SummaryCache",
     "choose_split",
     "compress",
     "render",
@@ -433,6 +435,49 @@ def _add(a: Usage, b: Usage) -> Usage:
 # --------------------------------------------------------------------------- the whole step
 
 
+class SummaryCache:
+    """Summaries already written, keyed by the exact messages they summarise (a bounded LRU).
+
+    Keys are running SHA-256 digests over the messages' transcript text, so any leading run
+    of messages can be looked up in one pass.
+    """
+
+    def __init__(self, limit: int = 64) -> None:
+        self.limit = limit
+        self._entries: dict[str, str] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @staticmethod
+    def _keys(messages: Sequence[Message]) -> list[str]:
+        digest = hashlib.sha256()
+        keys = []
+        for message in messages:
+            digest.update(transcript_line(message).encode("utf-8", "surrogatepass") + b"\x00")
+            keys.append(digest.copy().hexdigest())
+        return keys
+
+    def best(self, messages: Sequence[Message], done: int, previous: str) -> tuple[int, str]:
+        """The longest leading run of ``messages`` (beyond ``done``) with a summary, and that summary."""
+        keys = self._keys(messages)
+        for i in range(len(keys) - 1, done - 1, -1):
+            found = self._entries.get(keys[i])
+            if found is not None:
+                self._entries[keys[i]] = self._entries.pop(keys[i])  # most recently used last
+                return i + 1, found
+        return done, previous
+
+    def put(self, messages: Sequence[Message], summary: str) -> None:
+        if not messages or not summary:
+            return
+        key = self._keys(messages)[-1]
+        self._entries.pop(key, None)
+        self._entries[key] = summary
+        while len(self._entries) > self.limit:
+            self._entries.pop(next(iter(self._entries)))
+
+
 async def compress(
     entries: Sequence[Entry],
     view: CompressedView | None,
@@ -444,11 +489,14 @@ async def compress(
     keep_ratio: float | None = None,
     budget: int | None = None,
     learn: Callable[[int], None] | None = None,
+    cache: SummaryCache | None = None,
 ) -> CompressionResult | None:
     """Summarise what the split leaves behind; None when there is nothing to summarise.
 
     ``fixed`` and ``budget`` are calibrated token counts (what the request costs besides
-    the entries, and what the rebuilt request should fit in).
+    the entries, and what the rebuilt request should fit in).  With a ``cache``, a summary
+    already written for the same leading messages (an interactive session's earlier turns,
+    summarised for the previous question) is reused, and only what follows is summarised.
     """
     cap = summary_budget(window)
     calibration = max(counter.calibration, 0.25)
@@ -467,9 +515,15 @@ async def compress(
         return None
     start = _last_covered(entries, view) + 1
     to_summarise = [m for m, pinned in entries[start:split] if not pinned]
-    summariser = Summariser(backend, counter, window=window, max_tokens=cap, learn=learn)
-    summary = await summariser.run(to_summarise, view.summary if view is not None else "")
     covered = (view.covered if view is not None else ()) + tuple(to_summarise)
+    done, previous = (len(view.covered), view.summary) if view is not None else (0, "")
+    if cache is not None:
+        done, previous = cache.best(covered, done, previous)
+    summariser = Summariser(backend, counter, window=window, max_tokens=cap, learn=learn)
+    rest = covered[done:]
+    summary = await summariser.run(rest, previous) if rest else previous
+    if cache is not None:
+        cache.put(covered, summary)
     return CompressionResult(
         view=CompressedView.of(summary, covered),
         summarised=to_summarise,

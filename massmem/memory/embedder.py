@@ -18,6 +18,7 @@ import abc
 import contextlib
 import os
 import re
+import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -104,12 +105,23 @@ def local_model() -> Any:
 
             prepare_environment()  # HF_HUB_OFFLINE before transformers is imported
             folder = local_model_dir()
+            # OpenMP threads that spin while waiting are fatal on a small shared machine: with
+            # another busy process (a local model server, a test run) on the same two cores,
+            # encoding slowed ~15x in measurements.  Passive waiting must be in the environment
+            # when torch loads its OpenMP runtime; it is set for that moment only, so processes
+            # massmem starts later keep their own defaults.
+            added = "OMP_WAIT_POLICY" not in os.environ and "torch" not in sys.modules
+            if added:
+                os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
             try:
                 from sentence_transformers import SentenceTransformer
             except ImportError as exc:
                 raise MemoryError_(
                     "sentence-transformers is not installed: install massmem with the 'memory' extra"
                 ) from exc
+            finally:
+                if added:
+                    os.environ.pop("OMP_WAIT_POLICY", None)
             with contextlib.suppress(Exception):  # no "Loading weights" bar on the terminal
                 from transformers.utils import logging as transformers_logging
 

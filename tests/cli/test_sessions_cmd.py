@@ -286,3 +286,14 @@ def test_a_corrupt_registry_is_reported_through_the_cli(team: Path, massmem_home
     assert done.returncode == 1
     assert "moved to" in done.stderr and "Traceback" not in done.stderr
     assert massmem("run", "--list-sessions").stdout.startswith("No sessions yet")
+
+
+def test_compressions_an_agent_makes_are_kept_in_the_state(tmp_path: Path, massmem_home: Path) -> None:
+    team = write_team(tmp_path)
+    text = team.read_text().replace("type: scripted\n", "type: scripted\n      context_window: 400\n", 1)
+    team.write_text(text)
+    done = massmem("run", "-c", str(team), "--session-id", "squeezed", "--no-display", "a question " * 20)
+    assert done.returncode == 0, done.stderr
+    summaries = state_of(massmem_home, "squeezed")["agents"]["alice"]["summaries"]
+    assert summaries, "alice's 400-token window forces compression"
+    assert all(s["turn"] == 1 and s["reason"] in ("proactive", "reactive") for s in summaries)

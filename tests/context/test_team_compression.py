@@ -85,3 +85,19 @@ async def test_a_long_session_is_compressed_proactively_when_the_window_is_known
     assert not any(r in toy.refused for r in toy.main_requests)
     assert all(is_summary_request(r) for r in toy.refused)
     assert any(is_summary_request(r) for r in toy.requests)
+
+
+async def test_earlier_turns_are_summarised_once_per_session_not_once_per_question() -> None:
+    toy = SmallWindowModel(window=900, reply="Paris is the answer.")
+    agent = Agent("solo", toy.backend())
+    agent.action_mode = "text"
+    agent.configured_window = 900
+    orchestrator = Orchestrator([agent])
+    await orchestrator.run("And of France?", history=HISTORY)
+    first = len(toy.summary_requests)
+    await orchestrator.run("And of Spain?", history=[*HISTORY, PastTurn("And of France?", "Paris.")])
+    second = len(toy.summary_requests) - first
+    assert first >= 2 and second < first
+    # What the second question summarised was the new turn, folded into the cached summary.
+    transcripts = [r.messages[1].content for r in toy.summary_requests[first:]]
+    assert transcripts and "Question 0:" not in transcripts[0] and "My summary of the conversation" in transcripts[0]
