@@ -288,11 +288,8 @@ class TeamSession:
                 continue
             kept = self.session.state.agents.setdefault(agent.id, AgentState())
             for report in new:
-                entry = (
-                    dataclasses.asdict(report)
-                    if dataclasses.is_dataclass(report)
-                    else {"report": str(report)}
-                )
+                is_record = dataclasses.is_dataclass(report) and not isinstance(report, type)
+                entry = dataclasses.asdict(report) if is_record else {"report": str(report)}
                 kept.summaries.append({"turn": turn, **entry})
 
     def reset(self) -> None:

@@ -146,3 +146,52 @@ def test_the_memory_command_in_interactive_mode(stored: None, tmp_path: Path) ->
     off = write_team(tmp_path, name="off.yaml")
     done = massmem("run", "-c", str(off), "-i", stdin="/memory\n")
     assert "Persistent memory is off" in done.stdout
+
+
+MEMORY_TEAM = "memory:\n  persistent_memory:\n    enabled: true\n    llm:\n      provider: none\n"
+
+
+def test_a_resumed_session_keeps_and_retrieves_its_persistent_memory(
+    tmp_path: Path, massmem_home: Path
+) -> None:
+    import asyncio
+
+    from massmem.agents.agent import TurnContext
+    from massmem.cli.session_runner import TeamSession
+    from massmem.config.loader import load_config
+    from massmem.memory.store import close_all_stores
+    from massmem.sessions import open_session
+    from tests.cli.teams import write_team
+
+    team_file = write_team(tmp_path, extra=MEMORY_TEAM)
+    first = massmem(
+        "run", "-c", str(team_file), "--session-id", "budget", "--json", "Our Lisbon budget is 1200 euros."
+    )
+    assert first.returncode == 0, first.stderr
+    second = massmem(
+        "run", "-c", str(team_file), "--session-id", "budget", "--json", "Which museums are free?"
+    )
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout)["turn"] == 2
+
+    # Both processes recorded into the same memory session, each under its own turn number.
+    memories = json.loads(massmem("memory", "list", "--session", "budget", "--json").stdout)
+    assert {(m["agent_id"], m["turn"]) for m in memories} >= {("alice", 1), ("alice", 2)}
+    assert any("1200 euros" in m["text"] and m["turn"] == 1 for m in memories)
+
+    # A third process resuming the session retrieves turn 1 on its first call.
+    team = load_config(str(team_file))
+    session = open_session(session_id="budget", config=team.redacted())
+    try:
+        built = TeamSession(team, session)
+        assert built.memory is not None and built.memory.turn == 3
+        assert [(w.agent_id, w.turn) for w in built.memory.winners] == [("alice", 1), ("alice", 2)]
+        alice = next(a for a in built.orchestrator.agents if a.id == "alice")
+        provider = alice.context_providers[-1]
+        blocks = asyncio.run(provider(TurnContext("alice", "How much money do we have for Lisbon?", ())))
+        rendered = "\n".join(b.text for b in blocks)
+        assert "RELEVANT MEMORIES" in rendered and "1200 euros" in rendered
+        built.memory.close()
+    finally:
+        session.finish("completed")
+        close_all_stores()

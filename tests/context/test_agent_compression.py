@@ -23,7 +23,10 @@ async def grow(agent: Agent, turns: int, size: int = 120, notes: list | None = N
     """The task (pinned), then ``turns`` follow-ups with long replies."""
     await agent.take_turn(TurnPlan(system="SYS", prompt=TASK, pin_prompt=True), on_context=_sink(notes))
     for i in range(turns):
-        await agent.take_turn(TurnPlan(system="SYS", prompt=f"step {i}: " + "more detail " * (size // 12)), on_context=_sink(notes))
+        await agent.take_turn(
+            TurnPlan(system="SYS", prompt=f"step {i}: " + "more detail " * (size // 12)),
+            on_context=_sink(notes),
+        )
 
 
 def _sink(notes: list | None):  # type: ignore[no-untyped-def]
@@ -224,9 +227,13 @@ async def test_standalone_calls_compress_their_history_without_touching_the_conv
     agent = Agent("a", toy.backend())
     agent.conversation.add(UserMessage("kept"))
     history = tuple(
-        m for i in range(10) for m in (UserMessage(f"old q{i} " + "q" * 50), AssistantMessage(f"old a{i} " + "a" * 50))
+        m
+        for i in range(10)
+        for m in (UserMessage(f"old q{i} " + "q" * 50), AssistantMessage(f"old a{i} " + "a" * 50))
     )
-    completion = await agent.take_turn(TurnPlan(system="SYS", prompt="present", standalone=True, history=history))
+    completion = await agent.take_turn(
+        TurnPlan(system="SYS", prompt="present", standalone=True, history=history)
+    )
     assert completion.text == "final" and toy.refused
     assert toy.main_requests[-1].messages[-1] == UserMessage("present")
     assert agent.conversation.messages() == [UserMessage("kept")]
@@ -277,7 +284,14 @@ async def test_debug_dumps_record_each_compression(tmp_path: Path) -> None:
     assert files[0].name.startswith("001_")
     first = json.loads(files[0].read_text())
     assert first["reason"] == "reactive"
-    for key in ("input_messages", "summarised_messages", "summary", "summary_requests", "result_messages", "retry_request"):
+    for key in (
+        "input_messages",
+        "summarised_messages",
+        "summary",
+        "summary_requests",
+        "result_messages",
+        "retry_request",
+    ):
         assert key in first
     assert first["summary"] == "the summary text"
     assert first["retry_request"]["messages"] == first["result_messages"]

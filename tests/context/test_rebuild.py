@@ -102,9 +102,13 @@ def test_ratio_keeps_about_that_share_and_budget_moves_the_split_later() -> None
     entries = conversation()
     counts = [10] * len(entries)
     # 7 unpinned messages: 0.5 keeps at least 4 of them verbatim -> split at 3 (tail 3..7 = 5 messages)
-    assert choose_split(entries, None, counts, fixed=0, summary_tokens=5, bridge_tokens=3, keep_ratio=0.5) == 3
+    assert (
+        choose_split(entries, None, counts, fixed=0, summary_tokens=5, bridge_tokens=3, keep_ratio=0.5) == 3
+    )
     # 0.2 keeps 1: the latest split
-    assert choose_split(entries, None, counts, fixed=0, summary_tokens=5, bridge_tokens=3, keep_ratio=0.2) == 7
+    assert (
+        choose_split(entries, None, counts, fixed=0, summary_tokens=5, bridge_tokens=3, keep_ratio=0.2) == 7
+    )
     # by budget: the longest tail that fits
     assert choose_split(entries, None, counts, fixed=0, summary_tokens=5, bridge_tokens=3, budget=1000) == 3
     assert choose_split(entries, None, counts, fixed=0, summary_tokens=5, bridge_tokens=3, budget=45) == 5
@@ -117,5 +121,8 @@ def test_summary_budget_and_transcript_lines() -> None:
     assert summary_budget(100) == 48
     assert summary_budget(1_000_000) == 2048
     call = ToolCall("c1", "vote", {"agent_id": "agent1"}, '{"agent_id": "agent1"}')
-    assert transcript_line(AssistantMessage("hm", (call,))) == '[assistant]\nhm\n(called vote {"agent_id": "agent1"})'
+    assert (
+        transcript_line(AssistantMessage("hm", (call,)))
+        == '[assistant]\nhm\n(called vote {"agent_id": "agent1"})'
+    )
     assert transcript_line(ToolResultMessage("c1", "vote", "ok")) == "[tool result: vote]\nok"

@@ -68,7 +68,10 @@ async def test_a_long_session_is_compressed_reactively_and_the_run_goes_on() -> 
     # The display's one-liners.
     line = describe(compressed[0])
     assert line is not None and line.startswith("[solo] context compressed (reactive") and "of 900" in line
-    assert describe(usage[0]) == f"[solo] context after turn 1: {usage[0].used:,} / 900 tokens ({usage[0].percent}%) [API]"
+    assert (
+        describe(usage[0])
+        == f"[solo] context after turn 1: {usage[0].used:,} / 900 tokens ({usage[0].percent}%) [API]"
+    )
 
 
 async def test_a_long_session_is_compressed_proactively_when_the_window_is_known() -> None:
@@ -100,4 +103,8 @@ async def test_earlier_turns_are_summarised_once_per_session_not_once_per_questi
     assert first >= 2 and second < first
     # What the second question summarised was the new turn, folded into the cached summary.
     transcripts = [r.messages[1].content for r in toy.summary_requests[first:]]
-    assert transcripts and "Question 0:" not in transcripts[0] and "My summary of the conversation" in transcripts[0]
+    assert (
+        transcripts
+        and "Question 0:" not in transcripts[0]
+        and "My summary of the conversation" in transcripts[0]
+    )

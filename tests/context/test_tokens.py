@@ -130,9 +130,13 @@ def test_everything_sent_counts() -> None:
     ]
     bare = counter.raw_request(ModelRequest(messages))
     assert bare > counter.raw_messages(messages[:2])
-    tool = ToolSpec("vote", "Vote for an answer.", {"type": "object", "properties": {"agent_id": {"type": "string"}}})
+    tool = ToolSpec(
+        "vote", "Vote for an answer.", {"type": "object", "properties": {"agent_id": {"type": "string"}}}
+    )
     with_tools = counter.raw_request(ModelRequest(messages, tools=[tool]))
-    with_format = counter.raw_request(ModelRequest(messages, response_format=JsonSchemaFormat("a", {"type": "object"})))
+    with_format = counter.raw_request(
+        ModelRequest(messages, response_format=JsonSchemaFormat("a", {"type": "object"}))
+    )
     assert with_tools > bare and with_format > bare
 
 
