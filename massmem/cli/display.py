@@ -96,16 +96,20 @@ class PlainDisplay:
         self.out = out or sys.stdout
         self.status = status or sys.stderr
         self._final_started = False
-        self._final_text: list[str] = []
+        #: status lines that arrive while the final answer streams wait until it ends, so the
+        #: answer is never cut by a status line on a terminal showing both streams
+        self._held: list[str] = []
 
     def note(self, text: str) -> None:
-        print(text, file=self.status, flush=True)
+        if self._final_started:
+            self._held.append(text)
+        else:
+            print(text, file=self.status, flush=True)
 
     def handle(self, event: Event) -> None:
         match event:
             case FinalAnswerDelta(text=t):
                 self._final_started = True
-                self._final_text.append(t)
                 self.out.write(t)
                 self.out.flush()
             case CoordinationFinished(result=r):
@@ -113,6 +117,10 @@ class PlainDisplay:
                     self.out.write(r.final_answer)
                 self.out.write("\n")
                 self.out.flush()
+                self._final_started = False
+                for line in self._held:
+                    self.note(line)
+                self._held.clear()
             case _:
                 line = describe(event)
                 if line:
