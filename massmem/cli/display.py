@@ -67,7 +67,8 @@ def describe(event: Event) -> str | None:
         case ContextCompressed(agent_id=a, reason=why, tokens_before=b, tokens_after=n, window=w):
             cause = "near the limit" if why == "proactive" else "over the provider's window; retrying once"
             size = f" of {w:,}" if w else ""
-            return f"[{a}] context compressed ({why}: {cause}): {b:,} → {n:,} tokens{size}"
+            cut = f"; injected context cut by {event.context_trimmed:,}" if event.context_trimmed else ""
+            return f"[{a}] context compressed ({why}: {cause}): {b:,} → {n:,} tokens{size}{cut}"
         case AgentContextUsage(agent_id=a, turn=t, used=u, window=w, estimated=e):
             tag = "[estimate]" if e else "[API]"
             share = f"{u:,} / {w:,} tokens ({round(100 * u / w)}%)" if w else f"{u:,} / ? tokens"
@@ -192,13 +193,17 @@ class RichDisplay:
                 pane = self.panes[a]
                 pane.status = f"working (turn {t})"
                 pane.text.append(f"\n── turn {t} ──\n")
-            case AnswerSubmitted(agent_id=a):
-                self.panes[a].answers += 1
-                self.panes[a].status = f"answered ({self.panes[a].answers})"
-            case VoteCast(agent_id=a, target_agent_id=t):
+            case AnswerSubmitted(agent_id=a, label=label, content=c):
+                pane = self.panes[a]
+                pane.answers += 1
+                pane.status = f"answered ({pane.answers})"
+                pane.text.append(f"\n→ new answer {label}:\n{c.strip()}\n")
+            case VoteCast(agent_id=a, target_agent_id=t, reason=r):
                 self.panes[a].status = f"voted for {t}"
-            case AgentFailed(agent_id=a):
+                self.panes[a].text.append(f"\n→ vote for {t}: {r.strip()}\n")
+            case AgentFailed(agent_id=a, reason=r):
                 self.panes[a].status = "failed"
+                self.panes[a].text.append(f"\n✗ {r}\n")
             case FinalAnswerDelta(text=t):
                 self._stop_live()
                 if not self._final_started:
