@@ -140,6 +140,7 @@ class SystemResult:
     ks: list[int]
     per_question: list[dict[str, Any]] = field(default_factory=list)
     ingest_seconds: float = 0.0
+    ingest_cpu_seconds: float = 0.0
     ingested_turns: int = 0
     query_ms: list[float] = field(default_factory=list)
 
@@ -171,6 +172,11 @@ class SystemResult:
             "ingest_turns": self.ingested_turns,
             "ingest_seconds": self.ingest_seconds,
             "ingest_turns_per_s": self.ingested_turns / self.ingest_seconds if self.ingest_seconds else None,
+            # process CPU time (all threads): less sensitive to other load on a shared machine
+            "ingest_cpu_seconds": self.ingest_cpu_seconds,
+            "ingest_turns_per_cpu_s": (
+                self.ingested_turns / self.ingest_cpu_seconds if self.ingest_cpu_seconds else None
+            ),
             "query_p50_ms": statistics.median(ms) if ms else None,
             "query_p95_ms": ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))] if ms else None,
             "queries": len(ms),
@@ -212,7 +218,7 @@ class MassmemSystem:
             by_session: dict[int, list[Turn]] = defaultdict(list)
             for turn in conv.turns:
                 by_session[turn.session].append(turn)
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             for session, turns in sorted(by_session.items()):
                 memory.record_sync(
                     [
@@ -223,6 +229,7 @@ class MassmemSystem:
                 )
                 bar.update(len(turns))
             result.ingest_seconds += time.perf_counter() - started
+            result.ingest_cpu_seconds += time.process_time() - cpu
             result.ingested_turns += len(conv.turns)
             for q in conv.questions:
                 t0 = time.perf_counter()
@@ -269,7 +276,7 @@ class Mem0System:
             }
         )
         try:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             for turn in conv.turns:
                 memory.add(
                     [{"role": "user", "content": turn.document}],
@@ -279,6 +286,7 @@ class Mem0System:
                 )
                 bar.update(1)
             result.ingest_seconds += time.perf_counter() - started
+            result.ingest_cpu_seconds += time.process_time() - cpu
             result.ingested_turns += len(conv.turns)
             for q in conv.questions:
                 t0 = time.perf_counter()
@@ -304,10 +312,11 @@ class BM25System:
 
         docs = [t.document for t in conv.turns]
         ids = [t.dia_id for t in conv.turns]
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         retriever = bm25s.BM25()
         retriever.index(bm25s.tokenize(docs, stopwords="en", show_progress=False), show_progress=False)
         result.ingest_seconds += time.perf_counter() - started
+        result.ingest_cpu_seconds += time.process_time() - cpu
         result.ingested_turns += len(docs)
         bar.update(len(docs))
         for q in conv.questions:
@@ -341,13 +350,25 @@ def format_table(results: dict[str, dict[str, Any]], ks: list[int]) -> str:
             cells = " ".join(f"{row[m]:>9.3f}" for m in metrics)
             lines.append(f"{name:<8} {group:<12} {row['n']:>4} {cells}")
         lines.append("")
-    lines.append(f"{'system':<8} {'ingest turns/s':>15} {'query p50 ms':>13} {'query p95 ms':>13}")
+    lines.append(
+        f"{'system':<8} {'ingest turns/s':>15} {'turns/CPU-s':>12} {'query p50 ms':>13} {'query p95 ms':>13}"
+    )
     for name, summary in results.items():
         rate = summary["ingest_turns_per_s"]
+        cpu_rate = summary["ingest_turns_per_cpu_s"] or 0.0
         lines.append(
-            f"{name:<8} {rate:>15.1f} {summary['query_p50_ms']:>13.2f} {summary['query_p95_ms']:>13.2f}"
+            f"{name:<8} {rate:>15.1f} {cpu_rate:>12.1f} "
+            f"{summary['query_p50_ms']:>13.2f} {summary['query_p95_ms']:>13.2f}"
         )
+    lines.append(f"(load average while running: {_loadavg()})")
     return "\n".join(lines)
+
+
+def _loadavg() -> str:
+    try:
+        return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
 
 
 def write_plot(results: dict[str, dict[str, Any]], path: Path, k: int) -> bool:
@@ -444,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
             "turns": n_turns,
             "questions": n_questions,
             "ks": ks,
-            "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+            "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "loadavg_end": _loadavg()},
             "systems": results,
         }
         args.json.write_text(json.dumps(payload, indent=2), encoding="utf-8")

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ from massmem.context.compression import (
     Entry,
     SummaryCache,
     compress,
+    cut_middle,
     render,
     request_to_dict,
     write_dump,
@@ -267,25 +269,24 @@ class Agent:
             view = self._view
         seconds = 0.0
         try:
-            request = await self._request(plan, entries, view)
-            proactive = await self._proactive(plan, entries, view, request, on_context)
-            if proactive is not None:
-                view, request = proactive
+            draft = await self._draft(plan, entries, view)
+            draft = await self._proactive(plan, entries, draft, on_context)
             started = time.perf_counter()
             try:
-                completion = await self._stream(request, on_event)
+                completion = await self._stream(draft.request, on_event)
             except ContextLengthExceeded as error:
                 seconds += time.perf_counter() - started
-                view, request = await self._reactive(plan, entries, view, request, error, on_context)
+                draft = await self._reactive(plan, entries, draft, error, on_context)
                 started = time.perf_counter()
-                completion = await self._retry(request, on_event)
+                completion = await self._retry(draft.request, on_event)
             seconds += time.perf_counter() - started
         except BackendError as error:
             if error.agent_id is None:
                 error.agent_id = self.id
             raise
+        request = draft.request
         if not plan.standalone:
-            self._view = view
+            self._view = draft.view
             self.conversation.add(completion.as_message())
         self._account(request, completion, on_context)
         if self.after_turn:
@@ -298,18 +299,11 @@ class Agent:
             self.conversation.add(ToolResultMessage(call.id, call.name, text))
 
     # -- requests ------------------------------------------------------------------------------
-    async def _request(
-        self, plan: TurnPlan, entries: Sequence[Entry], view: CompressedView | None
-    ) -> ModelRequest:
+    async def _draft(self, plan: TurnPlan, entries: Sequence[Entry], view: CompressedView | None) -> _Draft:
         """Render stored messages under ``view``, ask the context providers, build the request."""
         history = render(entries, view)
-        system = plan.system + await self._context(history)
-        return ModelRequest(
-            messages=[SystemMessage(system), *history],
-            tools=plan.tools,
-            tool_choice=plan.tool_choice,
-            response_format=plan.response_format,
-        )
+        blocks = await self._blocks(history)
+        return _Draft(view, history, blocks, _build(plan, history, blocks))
 
     async def _stream(
         self, request: ModelRequest, on_event: Callable[[StreamEvent], None] | None
@@ -348,65 +342,76 @@ class Agent:
         self,
         plan: TurnPlan,
         entries: Sequence[Entry],
-        view: CompressedView | None,
-        request: ModelRequest,
+        draft: _Draft,
         on_context: Callable[[ContextNotice], None] | None,
-    ) -> tuple[CompressedView, ModelRequest] | None:
-        """Compress before the call when the estimate passes the trigger; None to send as is."""
+    ) -> _Draft:
+        """Compress before the call when the estimate passes the trigger (else send as is)."""
         window = self.context_window
         settings = self.compression
         if not settings.proactive or window is None:
-            return None
-        before = self.counter.request(request)
+            return draft
+        before = self.counter.request(draft.request)
         if before <= settings.trigger_threshold * window:
-            return None
+            return draft
+        result = None
         try:
             result = await self._summarise(
-                entries, view, request, window, budget=int(settings.target_ratio * window)
+                entries, draft.view, draft.request, window, budget=int(settings.target_ratio * window)
             )
         except BackendError as error:
             # Not fatal: the call goes out as it is, and a real overflow is handled reactively.
             log.warning("agent %s: proactive compression failed, sending uncompressed: %s", self.id, error)
-            return None
-        if result is None:
-            return None
-        rebuilt = await self._rebuilt(plan, entries, result)
-        await self._report("proactive", entries, request, rebuilt, result, before, window, on_context)
-        return result.view, rebuilt
+        rebuilt = draft if result is None else await self._rebuilt(plan, entries, result)
+        rebuilt, trimmed = self._fit(plan, rebuilt, int(settings.fit_ratio * window))
+        if result is None and not trimmed:
+            return draft
+        await self._report("proactive", entries, draft, rebuilt, result, trimmed, before, window, on_context)
+        return rebuilt
 
     async def _reactive(
         self,
         plan: TurnPlan,
         entries: Sequence[Entry],
-        view: CompressedView | None,
-        request: ModelRequest,
+        draft: _Draft,
         error: ContextLengthExceeded,
         on_context: Callable[[ContextNotice], None] | None,
-    ) -> tuple[CompressedView, ModelRequest]:
-        """The provider refused the request as too long: learn, summarise, rebuild (or fail clearly)."""
+    ) -> _Draft:
+        """The provider refused the request as too long: learn, summarise, rebuild (or fail clearly).
+
+        Older messages are summarised first; if the request is still too big for the window
+        (or nothing could be summarised), the injected context blocks (memories, shared
+        memory — rendered, never stored) are cut down as well.
+        """
         if error.agent_id is None:
             error.agent_id = self.id
-        self._learn_from(error, request)
+        self._learn_from(error, draft.request)
         window = self.context_window
-        before = error.requested_tokens or self.counter.request(request)
-        budget = int(self.compression.trigger_threshold * window) if window else None
+        settings = self.compression
+        before = error.requested_tokens or self.counter.request(draft.request)
+        budget = int(settings.trigger_threshold * window) if window else None
+        why = "there are no older messages to summarise"
         try:
             result = await self._summarise(
-                entries, view, request, window, keep_ratio=self.compression.reactive_ratio, budget=budget
+                entries, draft.view, draft.request, window, keep_ratio=settings.reactive_ratio, budget=budget
             )
-        except ContextLengthExceeded as inner:
+        except ContextLengthExceeded:
+            result, why = None, "even the summary requests were too long"
+        rebuilt = draft if result is None else await self._rebuilt(plan, entries, result)
+        # Window unknown and nothing summarised: leaving the injected context out is all that is left.
+        limit = int(settings.fit_ratio * window) if window else (None if result is not None else 0)
+        trimmed = 0
+        if limit is not None:
+            rebuilt, trimmed = self._fit(plan, rebuilt, limit)
+        if result is None and not trimmed:
             raise self._overflow(
-                "could not summarise the conversation: even the summary requests were too long", inner
-            ) from None
-        if result is None:
-            raise self._overflow(
-                f"the request (~{before:,} tokens) does not fit the context window "
-                f"({_size(window)}) and there are no older messages to summarise",
+                f"the request (~{before:,} tokens) does not fit the context window ({_size(window)}) "
+                f"and {why}",
                 error,
             ) from None
-        rebuilt = await self._rebuilt(plan, entries, result)
-        await self._report("reactive", entries, request, rebuilt, result, before, window, on_context, error)
-        return result.view, rebuilt
+        await self._report(
+            "reactive", entries, draft, rebuilt, result, trimmed, before, window, on_context, error
+        )
+        return rebuilt
 
     async def _retry(
         self, request: ModelRequest, on_event: Callable[[StreamEvent], None] | None
@@ -460,43 +465,73 @@ class Agent:
             self.summary_usage = _add_usage(self.summary_usage, result.usage)
         return result
 
-    async def _rebuilt(
-        self, plan: TurnPlan, entries: Sequence[Entry], result: CompressionResult
-    ) -> ModelRequest:
+    async def _rebuilt(self, plan: TurnPlan, entries: Sequence[Entry], result: CompressionResult) -> _Draft:
         # Older messages left the request: memory retrieval may now add what they held.
         self.retrieval_due = True
-        return await self._request(plan, entries, result.view)
+        return await self._draft(plan, entries, result.view)
+
+    def _fit(self, plan: TurnPlan, draft: _Draft, limit: int) -> tuple[_Draft, int]:
+        """Cut the injected context blocks until the request is estimated under ``limit``.
+
+        The last block goes first (it is cut in the middle, keeping its head and its newest
+        lines, or left out when little would remain).  Returns the new draft and the tokens
+        saved.  Blocks are rendered per call, so nothing stored is lost.
+        """
+        size = self.counter.request(draft.request)
+        if size <= limit or not draft.blocks:
+            return draft, 0
+        excess = math.ceil((size - limit) / max(self.counter.calibration, 0.25))
+        blocks = list(draft.blocks)
+        for i in range(len(blocks) - 1, -1, -1):
+            if excess <= 0:
+                break
+            block = blocks[i]
+            have = self.counter.text(block.text)
+            if have - excess < 32:
+                blocks.pop(i)
+                excess -= have + 10  # the block's wrapper too
+                continue
+            text = cut_middle(block.text, len(block.text) * (have - excess) // max(have, 1))
+            excess -= have - self.counter.text(text)
+            blocks[i] = ContextBlock(block.label, text)
+        fitted = _Draft(draft.view, draft.history, blocks, _build(plan, draft.history, blocks))
+        saved = size - self.counter.request(fitted.request)
+        log.info("agent %s: injected context cut by ~%d tokens to fit the context window", self.id, saved)
+        return fitted, max(saved, 1)
 
     async def _report(
         self,
         reason: Literal["proactive", "reactive"],
         entries: Sequence[Entry],
-        before_request: ModelRequest,
-        request: ModelRequest,
-        result: CompressionResult,
+        before: _Draft,
+        after: _Draft,
+        result: CompressionResult | None,
+        trimmed: int,
         tokens_before: int,
         window: int | None,
         on_context: Callable[[ContextNotice], None] | None,
         error: ContextLengthExceeded | None = None,
     ) -> None:
-        after = self.counter.request(request)
+        tokens_after = self.counter.request(after.request)
+        covered = after.view.ids if after.view is not None else frozenset()
         report = CompressionReport(
             agent_id=self.id,
             reason=reason,
             tokens_before=tokens_before,
-            tokens_after=after,
+            tokens_after=tokens_after,
             window=window,
-            summarised_messages=len(result.summarised),
-            kept_messages=sum(1 for m, _ in entries if id(m) not in result.view.ids),
-            summary_calls=result.summary_calls,
+            summarised_messages=len(result.summarised) if result is not None else 0,
+            kept_messages=sum(1 for m, _ in entries if id(m) not in covered),
+            summary_calls=result.summary_calls if result is not None else 0,
+            context_trimmed=trimmed,
         )
         self.compressions.append(report)
         log.info(
-            "agent %s: %s compression %d -> %d tokens (window %s), %d messages summarised",
-            self.id, reason, tokens_before, after, _size(window), len(result.summarised),
+            "agent %s: %s compression %d -> %d tokens (window %s), %d messages summarised, context cut by %d",
+            self.id, reason, tokens_before, tokens_after, _size(window), report.summarised_messages, trimmed,
         )  # fmt: skip
         if self.debug_dir is not None:
-            await self._dump(report, before_request, request, result, error)
+            await self._dump(report, before.request, after.request, result, error)
         if on_context is not None:
             on_context(report)
 
@@ -505,7 +540,7 @@ class Agent:
         report: CompressionReport,
         before: ModelRequest,
         after: ModelRequest,
-        result: CompressionResult,
+        result: CompressionResult | None,
         error: ContextLengthExceeded | None,
     ) -> None:
         assert self.debug_dir is not None
@@ -515,12 +550,13 @@ class Agent:
             "window": report.window,
             "tokens_before": report.tokens_before,
             "tokens_after": report.tokens_after,
+            "context_trimmed": report.context_trimmed,
             "counter": {"source": self.counter.source, "calibration": self.counter.calibration},
             "error": None if error is None else str(error),
             "input_messages": [message_to_dict(m) for m in before.messages],
-            "summarised_messages": [message_to_dict(m) for m in result.summarised],
-            "summary": result.summary,
-            "summary_requests": [request_to_dict(r) for r in result.summary_requests],
+            "summarised_messages": [message_to_dict(m) for m in result.summarised] if result else [],
+            "summary": result.summary if result else "",
+            "summary_requests": [request_to_dict(r) for r in result.summary_requests] if result else [],
             "result_messages": [message_to_dict(m) for m in after.messages],
             "retry_request" if report.reason == "reactive" else "request": request_to_dict(after),
         }
@@ -564,22 +600,23 @@ class Agent:
         if on_context is not None:
             on_context(self.context_usage)
 
-    async def _context(self, history: Sequence[Message]) -> str:
+    async def _blocks(self, history: Sequence[Message]) -> list[ContextBlock]:
+        """Ask every context provider for this call's blocks; a failing provider is skipped."""
         if not self.context_providers:
-            return ""
+            return []
         context = TurnContext(self.id, self.question, tuple(history))
         results = await asyncio.gather(
             *(provider(context) for provider in self.context_providers), return_exceptions=True
         )
-        parts: list[str] = []
+        blocks: list[ContextBlock] = []
         for provider, result in zip(self.context_providers, results, strict=True):
             if isinstance(result, BaseException):
                 if not isinstance(result, Exception):
                     raise result
                 log.warning("agent %s: context provider %r failed: %s", self.id, provider, result)
                 continue
-            parts += [f'<context label="{b.label}">\n{b.text.strip()}\n</context>' for b in result if b.text]
-        return "\n\n" + "\n\n".join(parts) if parts else ""
+            blocks += [b for b in result if b.text]
+        return blocks
 
     async def _after(self, record: TurnRecord) -> None:
         for hook in self.after_turn:
@@ -587,6 +624,27 @@ class Agent:
                 await hook(record)
             except Exception as error:
                 log.warning("agent %s: after-turn hook %r failed: %s", self.id, hook, error)
+
+
+@dataclass(frozen=True, slots=True)
+class _Draft:
+    """A request in the making: the view it renders, its history, its context blocks, the request."""
+
+    view: CompressedView | None
+    history: list[Message]
+    blocks: list[ContextBlock]
+    request: ModelRequest
+
+
+def _build(plan: TurnPlan, history: Sequence[Message], blocks: Sequence[ContextBlock]) -> ModelRequest:
+    parts = [f'<context label="{b.label}">\n{b.text.strip()}\n</context>' for b in blocks]
+    system = plan.system + ("\n\n" + "\n\n".join(parts) if parts else "")
+    return ModelRequest(
+        messages=[SystemMessage(system), *history],
+        tools=plan.tools,
+        tool_choice=plan.tool_choice,
+        response_format=plan.response_format,
+    )
 
 
 def _entries(conversation: ConversationMemory) -> list[Entry]:

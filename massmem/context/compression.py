@@ -32,7 +32,14 @@ Two ways to choose the split:
 
 Summaries are written by the agent's own backend (no tools).  If one summary request would
 itself overflow, the messages are summarised in chunks, each chunk folding the summary so
-far into a new one; a single message bigger than a chunk is cut in the middle.
+far into a new one; a single message bigger than a chunk is cut in the middle.  A
+:class:`SummaryCache` remembers summaries by the messages they cover, so an interactive
+session's earlier turns are summarised once, not again for every question.
+
+When summarising cannot bring a request under ``fit_ratio × window`` (the system prompt's
+injected context — retrieved memories, shared memory — is not a message and is never
+summarised), the agent cuts those injected blocks for that call (see ``Agent._fit``);
+they are rendered per call, so nothing stored is lost either.
 """
 
 from __future__ import annotations
@@ -72,6 +79,7 @@ __all__ = [
     "SummaryCache",
     "choose_split",
     "compress",
+    "cut_middle",
     "render",
     "request_to_dict",
     "split_candidates",
@@ -108,6 +116,9 @@ class CompressionSettings:
     target_ratio: float = 0.40
     #: reactive compression keeps about this share of the messages verbatim
     reactive_ratio: float = 0.20
+    #: when summarising cannot bring a request under this share of the window, the injected
+    #: context blocks (memories, shared memory: rendered per call, never stored) are cut
+    fit_ratio: float = 0.90
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +148,8 @@ class CompressionReport:
     summarised_messages: int
     kept_messages: int
     summary_calls: int
+    #: tokens cut from the injected context blocks when summarising alone was not enough
+    context_trimmed: int = 0
     kind: Literal["compression"] = "compression"
 
 
@@ -300,14 +313,19 @@ def transcript_line(message: Message) -> str:
     raise TypeError(f"not a message: {message!r}")
 
 
-def _cut(text: str, tokens: int) -> str:
-    """``text`` cut in the middle to about ``tokens`` tokens (three characters a token: cautious)."""
-    keep = max(24, tokens * 3)
+def cut_middle(text: str, chars: int) -> str:
+    """``text`` cut to about ``chars`` characters, keeping its head (2/3) and its end (1/3)."""
+    keep = max(24, chars)
     if len(text) <= keep:
         return text
     head = keep * 2 // 3
     tail = keep - head
     return f"{text[:head]}\n[… {len(text) - keep} characters left out …]\n{text[-tail:]}"
+
+
+def _cut(text: str, tokens: int) -> str:
+    """``text`` cut in the middle to about ``tokens`` tokens (three characters a token: cautious)."""
+    return cut_middle(text, tokens * 3)
 
 
 def _extractive(summary: str, lines: Sequence[str], tokens: int) -> str:

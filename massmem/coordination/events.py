@@ -131,6 +131,8 @@ class ContextCompressed:
     window: int | None
     summarised_messages: int = 0
     kept_messages: int = 0
+    #: tokens cut from injected context (memories, shared memory) when summarising was not enough
+    context_trimmed: int = 0
     kind: Literal["context_compressed"] = "context_compressed"
 
 

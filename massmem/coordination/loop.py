@@ -255,6 +255,7 @@ class RunLoop:
                         notice.window,
                         notice.summarised_messages,
                         notice.kept_messages,
+                        notice.context_trimmed,
                     )
                 )
             else:

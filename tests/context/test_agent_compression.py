@@ -297,3 +297,55 @@ async def test_debug_dumps_record_each_compression(tmp_path: Path) -> None:
     assert first["retry_request"]["messages"] == first["result_messages"]
     assert any(json.loads(f.read_text())["reason"] == "proactive" for f in files[1:])
     assert "request" in json.loads(files[-1].read_text())
+
+
+def memories(size: int):  # type: ignore[no-untyped-def]
+    """A context provider injecting ``size`` characters of 'shared memory' into every call."""
+    from massmem.agents import ContextBlock
+
+    async def provide(context: object) -> list[ContextBlock]:
+        lines = [
+            f"[agent{i % 3 + 1}.{i}] answered: " + "the garden needs compost " * 3 for i in range(size // 90)
+        ]
+        return [ContextBlock("Shared memory", "\n".join(lines))]
+
+    return provide
+
+
+async def test_injected_context_is_cut_when_nothing_older_can_be_summarised() -> None:
+    toy = SmallWindowModel(window=400, reply="ok")
+    agent = Agent("a", toy.backend(), context_providers=[memories(3000)])
+    notes: list = []
+    completion = await agent.take_turn(
+        TurnPlan(system="SYS", prompt=TASK, pin_prompt=True), on_context=notes.append
+    )
+    assert completion.text == "ok" and len(toy.refused) == 1
+    retry = toy.main_requests[-1]
+    assert model_tokens(retry) <= 400
+    assert '<context label="Shared memory">' in retry.messages[0].content  # cut, not dropped
+    assert "characters left out" in retry.messages[0].content
+    report = reports(notes)[0]
+    assert report.reason == "reactive" and report.summarised_messages == 0 and report.context_trimmed > 0
+    assert agent.conversation.messages()[0] == UserMessage(TASK)
+
+
+async def test_injected_context_is_cut_proactively_when_the_window_is_known() -> None:
+    toy = SmallWindowModel(window=400, reply="ok")
+    backend = FunctionBackend(toy, model="toy-model", capabilities=Capabilities(context_window=400))
+    agent = Agent("a", backend, context_providers=[memories(3000)])
+    agent.counter.calibration = 1.4  # as learnt from earlier calls (the toy counts 3 characters a token)
+    notes: list = []
+    for i in range(4):
+        await agent.take_turn(
+            TurnPlan(system="SYS", prompt=f"{TASK} {i}", pin_prompt=i == 0), on_context=notes.append
+        )
+    assert not toy.refused
+    assert reports(notes) and all(r.reason == "proactive" and r.context_trimmed > 0 for r in reports(notes))
+
+
+async def test_unknown_window_and_nothing_to_summarise_leaves_injected_context_out() -> None:
+    toy = SmallWindowModel(window=300, reply="ok", report_window=False)
+    agent = Agent("a", toy.backend(), context_providers=[memories(3000)])
+    completion = await agent.take_turn(TurnPlan(system="SYS", prompt=TASK, pin_prompt=True))
+    assert completion.text == "ok"
+    assert toy.main_requests[-1].messages[0].content == "SYS"

@@ -11,6 +11,10 @@ history, until that history outgrows the window.
 * **proactive**: the window is the server's ``n_ctx``; compression happens before the calls
   and the server never refuses one of the agent's calls.
 
+The reactive session is also typed into ``massmem run -c FILE`` in a pseudo-terminal, one
+question a line, and checked through the plain display's status lines (with the team's
+shared memory injected into every call, which the window must make room for too).
+
 A thin recording wrapper at the backend seam keeps, for every request the agent sent, the
 server's own prompt-token count (from its usage) or the count its error named — so "the
 request after compression is smaller" is proven with the server's numbers, not ours.
