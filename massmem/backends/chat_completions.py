@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from massmem.backends._common import is_transport_error
 from massmem.backends.base import Backend, Capabilities, JsonSchemaFormat, ModelRequest, ToolSpec
 from massmem.backends.faults import detect_context_overflow, parse_retry_after
 from massmem.backends.presets import LOCAL_PLACEHOLDER_KEY, get_preset
@@ -496,7 +497,7 @@ class ChatCompletionsBackend(Backend):
             return self._translate_stream_error(exc)
         if isinstance(exc, ValueError):  # json.JSONDecodeError from a malformed SSE event
             return InvalidResponse(f"{self.provider}: malformed event in the stream: {exc}", **where)
-        if _is_transport_error(exc):
+        if is_transport_error(exc):
             return ProviderUnavailable(
                 f"{self.provider}: connection to {self.base_url} failed: {type(exc).__name__}: {exc}",
                 **where,
@@ -631,12 +632,7 @@ def _rejects_stream_options(exc: Exception) -> bool:
     return "stream_options" in text or "include_usage" in text
 
 
-_TRANSPORT_PACKAGES = frozenset({"httpx", "httpx2", "httpcore", "httpcore2", "h11", "anyio"})
 
-
-def _is_transport_error(exc: BaseException) -> bool:
-    package = (type(exc).__module__ or "").split(".")[0]
-    return isinstance(exc, OSError) or package in _TRANSPORT_PACKAGES
 
 
 def _opt_int(value: Any) -> int | None:

@@ -17,12 +17,13 @@ off: :mod:`massmem.backends.retry` owns retrying.
 from __future__ import annotations
 
 import json
-import os
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from massmem.backends._common import is_official, is_timeout, is_transport_error
+from massmem.backends._common import resolve_key as _resolve_key
 from massmem.backends.base import Backend, Capabilities, ModelRequest
 from massmem.backends.faults import detect_context_overflow, parse_retry_after
 from massmem.errors import (
@@ -259,7 +260,7 @@ def translate_exception(
 
     if isinstance(exc, BackendError):
         return exc
-    if isinstance(exc, anthropic.APITimeoutError) or _is_timeout(exc):
+    if isinstance(exc, anthropic.APITimeoutError) or is_timeout(exc):
         limit = f" after {timeout:g}s" if timeout else ""
         return ProviderUnavailable(
             f"Anthropic did not answer in time{limit}", provider=PROVIDER, agent_id=agent_id
@@ -287,7 +288,7 @@ def translate_exception(
         )
     if isinstance(exc, anthropic.AnthropicError):
         return BackendError(f"Anthropic client error: {exc}", provider=PROVIDER, agent_id=agent_id)
-    if _is_transport_error(exc):
+    if is_transport_error(exc):
         return ProviderUnavailable(
             f"Anthropic connection failed or was dropped ({type(exc).__name__})",
             provider=PROVIDER,
@@ -300,17 +301,6 @@ def translate_exception(
     )
 
 
-def _is_timeout(exc: BaseException) -> bool:
-    module = type(exc).__module__.split(".", 1)[0]
-    return module in {"httpx", "httpx2", "httpcore"} and "Timeout" in type(exc).__name__
-
-
-def _is_transport_error(exc: BaseException) -> bool:
-    """httpx/httpx2/anyio network errors the SDK does not wrap while a stream is read."""
-    module = type(exc).__module__.split(".", 1)[0]
-    if module in {"httpx", "httpx2", "httpcore", "anyio"}:
-        return True
-    return isinstance(exc, (ConnectionError, TimeoutError))
 
 
 # --------------------------------------------------------------------------------- stream
@@ -500,7 +490,7 @@ class ClaudeBackend(Backend):
     def _sdk_client(self) -> AsyncAnthropic:
         if self._api_key is None:
             where = f"set {KEY_ENV} or api_key in the backend config"
-            if not _official(self.base_url):
+            if not is_official(self.base_url, DEFAULT_BASE_URL):
                 where = f"set api_key in the backend config ({KEY_ENV} is only sent to {DEFAULT_BASE_URL})"
             raise AuthenticationFailed(
                 f"no API key for the Claude backend ({self.model}): {where}",
@@ -553,23 +543,6 @@ class ClaudeBackend(Backend):
             await client.close()
 
 
-def _official(base_url: str | None) -> bool:
-    return base_url is None or base_url.rstrip("/") == DEFAULT_BASE_URL
-
-
-def resolve_key(config: ClaudeBackendConfig) -> str | None:
-    """The key from the config, else ``ANTHROPIC_API_KEY`` — only for Anthropic's own endpoint.
-
-    The environment's key is never sent to a custom ``base_url`` (it would leak
-    to whatever host that is); such a backend names its key in the config.
-    """
-    if config.api_key is not None:
-        value = config.api_key.get_secret_value().strip()
-        if value:
-            return value
-    if not _official(config.base_url):
-        return None
-    return os.environ.get(KEY_ENV, "").strip() or None
 
 
 def from_config(config: ClaudeBackendConfig, **context: Any) -> ClaudeBackend:
@@ -584,3 +557,8 @@ def from_config(config: ClaudeBackendConfig, **context: Any) -> ClaudeBackend:
         context_window=config.context_window,
         agent_id=context.get("agent_id"),
     )
+
+
+def resolve_key(config: ClaudeBackendConfig) -> str | None:
+    """The configured key, else the provider's environment variable (official endpoint only)."""
+    return _resolve_key(config, (KEY_ENV,), DEFAULT_BASE_URL)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import uuid
 from collections import OrderedDict
@@ -28,6 +27,8 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
+from massmem.backends._common import is_official, is_timeout, is_transport_error
+from massmem.backends._common import resolve_key as _resolve_key
 from massmem.backends.base import Backend, Capabilities, ModelRequest
 from massmem.backends.faults import detect_context_overflow, parse_retry_after
 from massmem.errors import (
@@ -343,12 +344,12 @@ def translate_exception(
         return InvalidResponse(
             f"Gemini sent a chunk massmem cannot read: {exc}", provider=PROVIDER, agent_id=agent_id
         )
-    if _is_timeout(exc):
+    if is_timeout(exc):
         limit = f" after {timeout:g}s" if timeout else ""
         return ProviderUnavailable(
             f"Gemini did not answer in time{limit}", provider=PROVIDER, agent_id=agent_id
         )
-    if _is_transport_error(exc):
+    if is_transport_error(exc):
         return ProviderUnavailable(
             f"Gemini connection failed or was dropped ({type(exc).__name__})",
             provider=PROVIDER,
@@ -361,19 +362,6 @@ def translate_exception(
     )
 
 
-def _is_timeout(exc: BaseException) -> bool:
-    module = type(exc).__module__.split(".", 1)[0]
-    return (module in {"httpx", "httpx2", "httpcore"} and "Timeout" in type(exc).__name__) or isinstance(
-        exc, TimeoutError
-    )
-
-
-def _is_transport_error(exc: BaseException) -> bool:
-    """httpx/httpx2/anyio (or aiohttp, when installed) network errors the SDK lets through."""
-    module = type(exc).__module__.split(".", 1)[0]
-    if module in {"httpx", "httpx2", "httpcore", "anyio", "aiohttp"}:
-        return True
-    return isinstance(exc, ConnectionError)
 
 
 # --------------------------------------------------------------------------------- stream
@@ -511,7 +499,7 @@ class GeminiBackend(Backend):
     def _sdk_client(self) -> Client:
         if self._api_key is None:
             where = f"set {KEY_ENVS[0]} (or {KEY_ENVS[1]}) or api_key in the backend config"
-            if not _official(self.base_url):
+            if not is_official(self.base_url, DEFAULT_BASE_URL):
                 where = (
                     f"set api_key in the backend config ({KEY_ENVS[0]} is only sent to {DEFAULT_BASE_URL})"
                 )
@@ -577,27 +565,6 @@ class GeminiBackend(Backend):
             await client.aio.aclose()
 
 
-def _official(base_url: str | None) -> bool:
-    return base_url is None or base_url.rstrip("/") == DEFAULT_BASE_URL.rstrip("/")
-
-
-def resolve_key(config: GeminiBackendConfig) -> str | None:
-    """The key from the config, else ``GEMINI_API_KEY`` then ``GOOGLE_API_KEY`` — only for Google's endpoint.
-
-    The environment's key is never sent to a custom ``base_url`` (it would leak
-    to whatever host that is); such a backend names its key in the config.
-    """
-    if config.api_key is not None:
-        value = config.api_key.get_secret_value().strip()
-        if value:
-            return value
-    if not _official(config.base_url):
-        return None
-    for name in KEY_ENVS:
-        value = os.environ.get(name, "").strip()
-        if value:
-            return value
-    return None
 
 
 def from_config(config: GeminiBackendConfig, **context: Any) -> GeminiBackend:
@@ -613,3 +580,8 @@ def from_config(config: GeminiBackendConfig, **context: Any) -> GeminiBackend:
         context_window=config.context_window,
         agent_id=context.get("agent_id"),
     )
+
+
+def resolve_key(config: GeminiBackendConfig) -> str | None:
+    """The configured key, else the provider's environment variable (official endpoint only)."""
+    return _resolve_key(config, KEY_ENVS, DEFAULT_BASE_URL)

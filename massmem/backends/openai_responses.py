@@ -16,11 +16,12 @@ backend costs nothing at start-up; the SDK's own retries are switched off
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from massmem.backends._common import is_official, is_transport_error
+from massmem.backends._common import resolve_key as _resolve_key
 from massmem.backends.base import Backend, Capabilities, ModelRequest
 from massmem.backends.faults import detect_context_overflow, parse_retry_after
 from massmem.errors import (
@@ -326,7 +327,7 @@ def translate_exception(
         )
     if isinstance(exc, openai.OpenAIError):
         return BackendError(f"OpenAI client error: {exc}", provider=PROVIDER, agent_id=agent_id)
-    if _is_transport_error(exc):
+    if is_transport_error(exc):
         return ProviderUnavailable(
             f"OpenAI connection failed or was dropped ({type(exc).__name__})",
             provider=PROVIDER,
@@ -338,13 +339,6 @@ def translate_exception(
         f"OpenAI client error: {type(exc).__name__}: {exc}", provider=PROVIDER, agent_id=agent_id
     )
 
-
-def _is_transport_error(exc: BaseException) -> bool:
-    """httpx/httpx2/anyio network errors that an SDK let through unwrapped."""
-    module = type(exc).__module__.split(".", 1)[0]
-    if module in {"httpx", "httpx2", "httpcore", "anyio"}:
-        return True
-    return isinstance(exc, (ConnectionError, TimeoutError))
 
 
 # --------------------------------------------------------------------------------- stream
@@ -543,7 +537,7 @@ class OpenAIResponsesBackend(Backend):
     def _sdk_client(self) -> AsyncOpenAI:
         if self._api_key is None:
             where = f"set {KEY_ENV} or api_key in the backend config"
-            if not _official(self.base_url):
+            if not is_official(self.base_url, DEFAULT_BASE_URL):
                 where = f"set api_key in the backend config ({KEY_ENV} is only sent to {DEFAULT_BASE_URL})"
             raise AuthenticationFailed(
                 f"no API key for the OpenAI backend ({self.model}): {where}",
@@ -588,24 +582,6 @@ class OpenAIResponsesBackend(Backend):
             await client.close()
 
 
-def _official(base_url: str | None) -> bool:
-    return base_url is None or base_url.rstrip("/") == DEFAULT_BASE_URL
-
-
-def resolve_key(config: OpenAIBackendConfig) -> str | None:
-    """The key from the config, else from ``OPENAI_API_KEY`` — but only for OpenAI's own endpoint.
-
-    A ``base_url`` pointing elsewhere never receives the environment's key:
-    sending it to an arbitrary host would leak it.  Such a backend names its
-    key explicitly (``api_key: ${SOME_VAR}``).
-    """
-    if config.api_key is not None:
-        value = config.api_key.get_secret_value().strip()
-        if value:
-            return value
-    if not _official(config.base_url):
-        return None
-    return os.environ.get(KEY_ENV, "").strip() or None
 
 
 def from_config(config: OpenAIBackendConfig, **context: Any) -> OpenAIResponsesBackend:
@@ -622,3 +598,8 @@ def from_config(config: OpenAIBackendConfig, **context: Any) -> OpenAIResponsesB
         context_window=config.context_window,
         agent_id=context.get("agent_id"),
     )
+
+
+def resolve_key(config: OpenAIBackendConfig) -> str | None:
+    """The configured key, else the provider's environment variable (official endpoint only)."""
+    return _resolve_key(config, (KEY_ENV,), DEFAULT_BASE_URL)
