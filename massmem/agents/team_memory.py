@@ -101,28 +101,32 @@ class TeamMemory:
 
         memory = self.team.memory
         for agent in agents:
-            persistent = self._open_persistent(agent) if self._wants_persistent(agent.id) else None
+            persistent = self._open_persistent(agent.id) if self._wants_persistent(agent.id) else None
             seat = _Seat(agent, persistent)
             self.seats[agent.id] = seat
             agent.context_providers.append(self._provider(seat))
             agent.after_turn.append(self._listener(seat))
         if memory.enabled and memory.shared_memory.enabled:
-            first = next((s.memory for s in self.seats.values() if s.memory is not None), None)
-            self.shared = SharedMemory(memory.shared_memory, persistent=first)
+            from massmem.memory.shared import SHARED_AGENT_ID
 
-    def _open_persistent(self, agent: Agent) -> PersistentMemory | None:
-        from massmem.memory.debug import debug_dir_for
+            # Shared entries live under their own id, so they never pass for one agent's memories.
+            persistent = None
+            if memory.shared_memory.persistent and memory.persistent_memory.enabled:
+                persistent = self._open_persistent(SHARED_AGENT_ID)
+            self.shared = SharedMemory(memory.shared_memory, persistent=persistent)
+
+    def _open_persistent(self, agent_id: str) -> PersistentMemory | None:
         from massmem.memory.persistent import PersistentMemory
 
         memory = self.team.memory
         try:
             return PersistentMemory(
                 memory.persistent_memory,
-                agent_id=agent.id,
+                agent_id=agent_id,
                 session_id=self.session_id,
-                retrieval=self._retrieval_for(agent.id),
+                retrieval=self._retrieval_for(agent_id),
                 recording=memory.recording,
-                debug_dir=debug_dir_for(self.log_dir, agent.id) if self.log_dir else None,
+                debug_dir=self.log_dir,
             )
         except Exception as exc:
             # A store held by another process is the one failure worth stopping for: the user
@@ -131,7 +135,7 @@ class TeamMemory:
 
             if isinstance(exc, StoreLocked):
                 raise
-            log.warning("agent %s: persistent memory is unavailable: %s", agent.id, exc)
+            log.warning("agent %s: persistent memory is unavailable: %s", agent_id, exc)
             return None
 
     # -- per call ---------------------------------------------------------------------------------
@@ -222,10 +226,7 @@ class TeamMemory:
                 jobs.append(self._record(seat, messages))
         if jobs:
             await asyncio.gather(*jobs)
-        for seat in self.seats.values():
-            seat.said.clear()
-            seat.reasoning.clear()
-            seat.calls_this_turn = 0
+        self._reset_buffers()
         if result is not None:
             self.winners.append(Winner(result.winner, self.turn))
         self.turn += 1
@@ -238,13 +239,25 @@ class TeamMemory:
         except Exception as exc:
             log.warning("agent %s: recording turn %d failed: %s", seat.agent.id, self.turn, exc)
 
-    def close(self) -> None:
+    def abandon_turn(self) -> None:
+        """Forget what was buffered for a cancelled or failed turn: it is not recorded."""
+        self._reset_buffers()
+
+    def _reset_buffers(self) -> None:
         for seat in self.seats.values():
-            if seat.memory is not None:
-                try:
-                    seat.memory.close()
-                except Exception as exc:  # pragma: no cover - best effort
-                    log.warning("agent %s: closing memory failed: %s", seat.agent.id, exc)
+            seat.said.clear()
+            seat.reasoning.clear()
+            seat.calls_this_turn = 0
+
+    def close(self) -> None:
+        memories = [s.memory for s in self.seats.values() if s.memory is not None]
+        if self.shared is not None and self.shared.persistent is not None:
+            memories.append(self.shared.persistent)
+        for memory in memories:
+            try:
+                memory.close()
+            except Exception as exc:  # pragma: no cover - best effort
+                log.warning("agent %s: closing memory failed: %s", memory.agent_id, exc)
 
 
 def _query(context: TurnContext) -> str:

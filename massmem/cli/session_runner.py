@@ -265,16 +265,8 @@ class TeamSession:
 
     def _abandon_memory_turn(self) -> None:
         """A cancelled or failed turn is not recorded in the state; memory drops it too."""
-        if self.memory is None:
-            return
-        abandon = getattr(self.memory, "abandon_turn", None)
-        if abandon is not None:
-            abandon()
-            return
-        for seat in getattr(self.memory, "seats", {}).values():
-            seat.said.clear()
-            seat.reasoning.clear()
-            seat.calls_this_turn = 0
+        if self.memory is not None:
+            self.memory.abandon_turn()
 
     def _keep_compressions(self, turn: int, before: dict[str, int]) -> None:
         """Record the compressions each agent made during the turn (saved with the turn)."""
