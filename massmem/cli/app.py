@@ -205,6 +205,54 @@ def run(
     raise typer.Exit(code)
 
 
+# ----------------------------------------------------------------------------------------- doctor
+
+
+@app.command()
+def doctor(
+    config: Annotated[
+        str | None, typer.Option("--config", "-c", help="Check this team's memory settings and first agent.")
+    ] = None,
+    qdrant_server: Annotated[
+        str | None, typer.Option("--qdrant-server", metavar="HOST:PORT", help="Check a Qdrant server instead.")
+    ] = None,
+) -> None:
+    """Check that persistent memory works here: keys, embedder, extraction LLM, Qdrant, round trip."""
+    from massmem.config.schema import PersistentMemoryConfig, QdrantConfig
+
+    extract_fn = None
+    if config is not None:
+        from massmem.config.loader import format_issues, load_config
+
+        try:
+            team = load_config(config)
+        except ConfigError as exc:
+            _err(format_issues(exc))
+            raise typer.Exit(EXIT_USAGE) from None
+        pconfig = team.memory.persistent_memory
+        if pconfig.llm.provider == "agent":
+            from massmem.backends.registry import build_backend
+            from massmem.memory.extraction import backend_extract_fn
+
+            first = team.agents[0]
+            extract_fn = backend_extract_fn(build_backend(first.backend, agent_id=first.id), max_tokens=256)
+    else:
+        pconfig = PersistentMemoryConfig(enabled=True)
+    if qdrant_server:
+        host, _, port = qdrant_server.partition(":")
+        if not port.isdigit() and port:
+            _fail(f"--qdrant-server wants HOST:PORT, got {qdrant_server!r}", EXIT_USAGE)
+        pconfig = pconfig.model_copy(update={"qdrant": QdrantConfig(mode="server", host=host, port=int(port or 6333))})
+
+    from massmem.memory.doctor import check_memory_setup, checks_passed, format_checks
+
+    checks = check_memory_setup(pconfig, extract_fn=extract_fn)
+    typer.echo(format_checks(checks))
+    ok = checks_passed(checks)
+    typer.echo("memory setup: OK" if ok else "memory setup: FAILED")
+    raise typer.Exit(EXIT_OK if ok else EXIT_FAILED)
+
+
 # ----------------------------------------------------------------------------------------- sub-commands
 
 app.add_typer(_sessions_app, name="sessions")

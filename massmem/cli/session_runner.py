@@ -15,6 +15,7 @@ import json
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from massmem.cli.display import Display, make_display
@@ -183,9 +184,21 @@ class TeamSession:
         self.last_result: RunResult | None = None
         self.turns_this_run = 0
         self._restore_conversations()
-        self.memory = self._attach_memory(debug)
+        #: where --debug writes memory dumps and compression records for this session
+        self.log_dir = self._debug_dir() if debug else None
+        self.memory = self._attach_memory()
 
-    def _attach_memory(self, debug: bool) -> Any:
+    def _debug_dir(self) -> Path:
+        from massmem import paths
+
+        log_dir = paths.safe_child(paths.logs_dir(), self.session.id)
+        log_dir.mkdir(parents=True, exist_ok=True)
+        for agent in self.orchestrator.agents:
+            agent.debug_dir = log_dir
+        print(f"debug: memory dumps and compression records go to {log_dir}", file=sys.stderr)
+        return log_dir
+
+    def _attach_memory(self) -> Any:
         """Persistent and shared memory for this session (``TeamMemory``), when the team uses them.
 
         It is told the session id, the coming turn number, the winners history and whether
@@ -198,8 +211,6 @@ class TeamSession:
             from massmem.agents.team_memory import TeamMemory
         except ImportError:  # pragma: no cover - an install without the memory layer
             return None
-        from massmem import paths
-
         state = self.session.state
         return TeamMemory(
             self.team,
@@ -208,7 +219,7 @@ class TeamSession:
             turn=state.next_turn,
             winners=[(w.agent_id, w.turn) for w in state.winners],
             resumed=not self.session.created and bool(state.turns),
-            log_dir=paths.safe_child(paths.logs_dir(), self.session.id) if debug else None,
+            log_dir=self.log_dir,
         )
 
     def _restore_conversations(self) -> None:

@@ -6,6 +6,7 @@ Import the public pieces from here::
 """
 
 from massmem.coordination.events import (
+    AgentContextUsage,
     AgentFailed,
     AgentReasoningDelta,
     AgentRetry,
@@ -13,6 +14,7 @@ from massmem.coordination.events import (
     AgentTextDelta,
     AgentUpdateInjected,
     AnswerSubmitted,
+    ContextCompressed,
     CoordinationFinished,
     Event,
     FinalAnswerDelta,
@@ -24,6 +26,7 @@ from massmem.coordination.result import AgentReport, RunResult
 from massmem.coordination.state import Answer, CoordinationState, PastTurn, Vote
 
 __all__ = [
+    "AgentContextUsage",
     "AgentFailed",
     "AgentReasoningDelta",
     "AgentReport",
@@ -33,6 +36,7 @@ __all__ = [
     "AgentUpdateInjected",
     "Answer",
     "AnswerSubmitted",
+    "ContextCompressed",
     "CoordinationFinished",
     "CoordinationState",
     "Event",
