@@ -64,7 +64,7 @@ class UsageError(MassmemError):
 class ConfigIssue:
     """One problem in a config file: where it is and what to do about it."""
 
-    __slots__ = ("path", "line", "message", "hint")
+    __slots__ = ("hint", "line", "message", "path")
 
     def __init__(self, path: str, message: str, line: int | None = None, hint: str | None = None):
         self.path = path
@@ -212,8 +212,7 @@ def redact(text: str) -> str:
         if secret in text:
             text = text.replace(secret, "***")
     for pattern in _SECRET_PATTERNS:
-        if pattern.groups:
-            text = pattern.sub(lambda m: m.group(1) + "***", text)
-        else:
-            text = pattern.sub("***", text)
+        # Patterns with a group keep their prefix ("Bearer ", "api_key=") and hide the value.
+        replacement = (lambda m: m.group(1) + "***") if pattern.groups else "***"
+        text = pattern.sub(replacement, text)
     return text

@@ -15,8 +15,8 @@ from typing import Any, Literal, TypeAlias
 
 __all__ = [
     "AssistantMessage",
-    "Finished",
     "FinishReason",
+    "Finished",
     "Message",
     "ReasoningDelta",
     "StreamEvent",

@@ -38,7 +38,5 @@ def safe_child(parent: Path, name: str) -> Path:
     from massmem.ids import is_safe_id
 
     if not is_safe_id(name):
-        raise UsageError(
-            f"{name!r} is not a valid id: use letters, digits, '_', '.' or '-' (no '/' or '..')"
-        )
+        raise UsageError(f"{name!r} is not a valid id: use letters, digits, '_', '.' or '-' (no '/' or '..')")
     return parent / name

@@ -17,8 +17,19 @@ import sys
 import tempfile
 import time
 
-HEAVY = ("openai", "anthropic", "google.genai", "mem0", "torch", "qdrant_client", "sentence_transformers",
-         "llama_cpp", "tiktoken", "httpx", "httpx2")
+HEAVY = (
+    "openai",
+    "anthropic",
+    "google.genai",
+    "mem0",
+    "torch",
+    "qdrant_client",
+    "sentence_transformers",
+    "llama_cpp",
+    "tiktoken",
+    "httpx",
+    "httpx2",
+)
 
 COMMANDS = {
     "massmem --help": ["--help"],

@@ -1,7 +1,7 @@
 """Write docs/configuration.md from the config schema, so the reference never drifts.
 
-    python scripts/gen_config_docs.py            # rewrite the file
-    python scripts/gen_config_docs.py --check    # exit 1 if it is out of date (used by the tests)
+python scripts/gen_config_docs.py            # rewrite the file
+python scripts/gen_config_docs.py --check    # exit 1 if it is out of date (used by the tests)
 """
 
 from __future__ import annotations
@@ -50,8 +50,13 @@ def _type_name(annotation: object) -> str:
     if isinstance(annotation, type):
         if issubclass(annotation, BaseModel):
             return f"[{annotation.__name__}](#{annotation.__name__.lower()})"
-        return {"str": "string", "int": "integer", "float": "number", "bool": "boolean",
-                "SecretStr": "secret string"}.get(annotation.__name__, annotation.__name__)
+        return {
+            "str": "string",
+            "int": "integer",
+            "float": "number",
+            "bool": "boolean",
+            "SecretStr": "secret string",
+        }.get(annotation.__name__, annotation.__name__)
     return str(annotation).replace("typing.", "")
 
 

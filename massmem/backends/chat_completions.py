@@ -632,9 +632,6 @@ def _rejects_stream_options(exc: Exception) -> bool:
     return "stream_options" in text or "include_usage" in text
 
 
-
-
-
 def _opt_int(value: Any) -> int | None:
     try:
         return int(value) if value is not None else None

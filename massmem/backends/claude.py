@@ -301,8 +301,6 @@ def translate_exception(
     )
 
 
-
-
 # --------------------------------------------------------------------------------- stream
 
 
@@ -541,8 +539,6 @@ class ClaudeBackend(Backend):
         client, self._client = self._client, None
         if client is not None:
             await client.close()
-
-
 
 
 def from_config(config: ClaudeBackendConfig, **context: Any) -> ClaudeBackend:

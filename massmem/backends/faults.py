@@ -47,7 +47,13 @@ _MARKERS = (
 _NUMBER_PATTERNS: tuple[tuple[re.Pattern[str], int, int], ...] = (
     # OpenAI / vLLM: "maximum context length is 8192 tokens. However, you requested 9000 tokens"
     # OpenRouter: "This endpoint's maximum context length is 131072 tokens. However, you requested about 138956"
-    (re.compile(r"maximum context length is (\d+).*?(?:requested|resulted in) (?:about )?(\d+)", re.S | re.I), 2, 1),
+    (
+        re.compile(
+            r"maximum context length is (\d+).*?(?:requested|resulted in) (?:about )?(\d+)", re.S | re.I
+        ),
+        2,
+        1,
+    ),
     # vLLM newer: "This model's maximum context length is 4096 tokens. However, your request has 5000 input tokens"
     (re.compile(r"maximum context length is (\d+).*?request has (\d+)", re.S | re.I), 2, 1),
     # llama-cpp-python: "Requested tokens (1200) exceed context window of 512"
@@ -57,14 +63,24 @@ _NUMBER_PATTERNS: tuple[tuple[re.Pattern[str], int, int], ...] = (
     # Anthropic: "prompt is too long: 210000 tokens > 200000 maximum"
     (re.compile(r"(\d+) tokens > (\d+)(?: maximum)?", re.I), 1, 2),
     # Gemini: "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576)"
-    (re.compile(r"input token count \(?(\d+)\)? exceeds the maximum number of tokens allowed \(?(\d+)\)?", re.I), 1, 2),
+    (
+        re.compile(
+            r"input token count \(?(\d+)\)? exceeds the maximum number of tokens allowed \(?(\d+)\)?", re.I
+        ),
+        1,
+        2,
+    ),
 )
 
 
 def detect_context_overflow(message: str, code: str | None = None) -> ContextOverflow | None:
     """Return the overflow (with any numbers) if ``message``/``code`` describe one, else None."""
     text = message.lower()
-    if code and code.lower() in {"context_length_exceeded", "exceed_context_size_error", "string_above_max_length"}:
+    if code and code.lower() in {
+        "context_length_exceeded",
+        "exceed_context_size_error",
+        "string_above_max_length",
+    }:
         hit = True
     else:
         hit = any(marker in text for marker in _MARKERS)

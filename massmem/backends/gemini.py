@@ -362,8 +362,6 @@ def translate_exception(
     )
 
 
-
-
 # --------------------------------------------------------------------------------- stream
 
 
@@ -563,8 +561,6 @@ class GeminiBackend(Backend):
         client, self._client = self._client, None
         if client is not None:
             await client.aio.aclose()
-
-
 
 
 def from_config(config: GeminiBackendConfig, **context: Any) -> GeminiBackend:

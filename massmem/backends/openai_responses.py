@@ -340,7 +340,6 @@ def translate_exception(
     )
 
 
-
 # --------------------------------------------------------------------------------- stream
 
 
@@ -580,8 +579,6 @@ class OpenAIResponsesBackend(Backend):
         client, self._client = self._client, None
         if client is not None:
             await client.close()
-
-
 
 
 def from_config(config: OpenAIBackendConfig, **context: Any) -> OpenAIResponsesBackend:

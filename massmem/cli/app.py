@@ -214,7 +214,8 @@ def doctor(
         str | None, typer.Option("--config", "-c", help="Check this team's memory settings and first agent.")
     ] = None,
     qdrant_server: Annotated[
-        str | None, typer.Option("--qdrant-server", metavar="HOST:PORT", help="Check a Qdrant server instead.")
+        str | None,
+        typer.Option("--qdrant-server", metavar="HOST:PORT", help="Check a Qdrant server instead."),
     ] = None,
 ) -> None:
     """Check that persistent memory works here: keys, embedder, extraction LLM, Qdrant, round trip."""
@@ -242,7 +243,9 @@ def doctor(
         host, _, port = qdrant_server.partition(":")
         if not port.isdigit() and port:
             _fail(f"--qdrant-server wants HOST:PORT, got {qdrant_server!r}", EXIT_USAGE)
-        pconfig = pconfig.model_copy(update={"qdrant": QdrantConfig(mode="server", host=host, port=int(port or 6333))})
+        pconfig = pconfig.model_copy(
+            update={"qdrant": QdrantConfig(mode="server", host=host, port=int(port or 6333))}
+        )
 
     from massmem.memory.doctor import check_memory_setup, checks_passed, format_checks
 

@@ -50,6 +50,7 @@ __all__ = [
     "is_safe_id",
 ]
 
+
 def _check_safe_id(value: str, what: str) -> str:
     if not is_safe_id(value):
         raise ValueError(
@@ -117,28 +118,30 @@ class ChatCompletionBackendConfig(_BackendBase):
     """Any server that speaks OpenAI Chat Completions; ``provider`` picks a preset URL and key variable."""
 
     type: Literal["chatcompletion"]
-    provider: Literal[
-        "openai",
-        "grok",
-        "groq",
-        "together",
-        "cerebras",
-        "fireworks",
-        "openrouter",
-        "vllm",
-        "sglang",
-        "lmstudio",
-        "ollama",
-        "llamacpp",
-    ] | None = Field(default=None, description="Preset that sets base_url and the key variable")
+    provider: (
+        Literal[
+            "openai",
+            "grok",
+            "groq",
+            "together",
+            "cerebras",
+            "fireworks",
+            "openrouter",
+            "vllm",
+            "sglang",
+            "lmstudio",
+            "ollama",
+            "llamacpp",
+        ]
+        | None
+    ) = Field(default=None, description="Preset that sets base_url and the key variable")
     extra_headers: dict[str, str] = Field(default_factory=dict, description="Sent with every request")
 
     @model_validator(mode="after")
     def _needs_target(self) -> ChatCompletionBackendConfig:
         if self.base_url is None and self.provider is None:
             raise ValueError(
-                "a chatcompletion backend needs 'base_url' or 'provider' "
-                f"(one of: {', '.join(CHAT_PRESETS)})"
+                f"a chatcompletion backend needs 'base_url' or 'provider' (one of: {', '.join(CHAT_PRESETS)})"
             )
         return self
 
@@ -166,7 +169,9 @@ class GeminiBackendConfig(_BackendBase):
     """Google Gemini through google-genai."""
 
     type: Literal["gemini"]
-    thinking_budget: int | None = Field(default=None, ge=0, description="Thinking token budget (0 turns it off)")
+    thinking_budget: int | None = Field(
+        default=None, ge=0, description="Thinking token budget (0 turns it off)"
+    )
 
 
 class LocalBackendConfig(_BackendBase):
@@ -271,9 +276,7 @@ class QdrantConfig(_Model):
 class PersistentMemoryConfig(_Model):
     enabled: bool = Field(default=False, description="Extract, store and retrieve facts across turns")
     on_disk: bool = Field(default=True, description="Keep the store on disk (false: in memory)")
-    session_name: str | None = Field(
-        default=None, description="Memory scope; null searches across sessions"
-    )
+    session_name: str | None = Field(default=None, description="Memory scope; null searches across sessions")
     llm: ExtractionLLMConfig = Field(default_factory=ExtractionLLMConfig)
     embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
     qdrant: QdrantConfig = Field(default_factory=QdrantConfig)
@@ -299,7 +302,9 @@ class RetrievalConfig(_Model):
 
 
 class RecordingConfig(_Model):
-    record_all_tool_calls: bool = Field(default=False, description="Record every tool call, not just workflow tools")
+    record_all_tool_calls: bool = Field(
+        default=False, description="Record every tool call, not just workflow tools"
+    )
     record_reasoning: bool = Field(default=False, description="Record reasoning/thinking as its own memory")
 
 
@@ -359,7 +364,10 @@ class OrchestratorConfig(_Model):
         default="lenient", description="How different a new answer must be from existing ones"
     )
     compression_target_ratio: float = Field(
-        default=0.20, gt=0.0, lt=1.0, description="Share kept verbatim when a context-length error forces compression"
+        default=0.20,
+        gt=0.0,
+        lt=1.0,
+        description="Share kept verbatim when a context-length error forces compression",
     )
     present_final_answer: bool = Field(default=True, description="The winner writes the final answer")
 

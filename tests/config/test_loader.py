@@ -104,7 +104,8 @@ def test_local_example_shape(workdir: Path) -> None:
 
 def test_scripted_example_answers_and_votes(workdir: Path) -> None:
     team = load_config("@examples/scripted")
-    ids = {a.id for a in team.agents}
+    # Models only ever see anonymous ids, so scripted votes name agent1..agentN.
+    ids = {f"agent{i}" for i in range(1, len(team.agents) + 1)}
     for agent in team.agents:
         replies = agent.backend.replies  # type: ignore[union-attr]
         kinds = [r.new_answer is not None for r in replies if not isinstance(r, str)]

@@ -12,7 +12,6 @@ from massmem.backends.base import ModelRequest
 from massmem.backends.scripted import FunctionBackend
 from massmem.coordination import AgentRetry, Orchestrator
 from massmem.errors import AuthenticationFailed, ProviderUnavailable
-
 from tests.coordination.helpers import of_kind
 
 

@@ -93,7 +93,16 @@ agents:
 """
         )
         done = subprocess.run(
-            [sys.executable, "-m", "massmem", "run", "-c", str(team), "--json", "What is the capital of France?"],
+            [
+                sys.executable,
+                "-m",
+                "massmem",
+                "run",
+                "-c",
+                str(team),
+                "--json",
+                "What is the capital of France?",
+            ],
             capture_output=True,
             text=True,
             timeout=120,

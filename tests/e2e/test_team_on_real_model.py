@@ -40,10 +40,22 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("log") / "server.log"
     with log.open("wb") as sink:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--n_ctx", "2048",
-             "--host", "127.0.0.1", "--port", str(port),
-             # one slot, several agents: queue requests instead of cutting running streams short
-             "--interrupt_requests", "False"],
+            [
+                sys.executable,
+                "-m",
+                "llama_cpp.server",
+                "--model",
+                str(model),
+                "--n_ctx",
+                "2048",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                # one slot, several agents: queue requests instead of cutting running streams short
+                "--interrupt_requests",
+                "False",
+            ],
             stdout=sink,
             stderr=subprocess.STDOUT,
         )

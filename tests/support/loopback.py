@@ -80,7 +80,9 @@ class LoopbackServer:
                 body = self.rfile.read(length) if length else b""
                 with server._lock:
                     server.requests.append(
-                        Recorded(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                        Recorded(
+                            self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body
+                        )
                     )
                     recorded = server.requests[-1]
                     if server.queue:
@@ -103,7 +105,9 @@ class LoopbackServer:
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     # -- scripting -------------------------------------------------------------------------
     def push(self, *replies: Reply) -> None:
