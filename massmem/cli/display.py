@@ -74,8 +74,8 @@ def describe(event: Event) -> str | None:
             share = f"{u:,} / {w:,} tokens ({round(100 * u / w)}%)" if w else f"{u:,} / ? tokens"
             return f"[{a}] context after turn {t}: {share} {tag}"
         case WinnerSelected(agent_id=a, label=label, votes=v, timed_out=t):
-            why = " (timed out: best answer so far)" if t else ""
-            return f"winner: {a} with answer {label} ({v} vote{'s' if v != 1 else ''}){why}"
+            late = " (timed out: best answer so far)" if t else ""
+            return f"winner: {a} with answer {label} ({v} vote{'s' if v != 1 else ''}){late}"
     return None
 
 
@@ -123,9 +123,9 @@ class PlainDisplay:
                     self.note(line)
                 self._held.clear()
             case _:
-                line = describe(event)
-                if line:
-                    self.note(line)
+                status = describe(event)
+                if status:
+                    self.note(status)
 
     def close(self) -> None:
         pass
