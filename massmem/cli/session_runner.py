@@ -187,6 +187,10 @@ class TeamSession:
         #: where --debug writes memory dumps and compression records for this session
         self.log_dir = self._debug_dir() if debug else None
         self.memory = self._attach_memory()
+        from massmem.agents.store_binding import attach_memory_stores
+
+        #: the named ``memory_stores`` the agents attach under ``memories`` (None when unused)
+        self.stores = attach_memory_stores(team, self.orchestrator.agents, log_dir=self.log_dir)
 
     def _debug_dir(self) -> Path:
         from massmem import paths
@@ -307,6 +311,8 @@ class TeamSession:
         finally:
             if self.memory is not None:
                 self.memory.close()
+            if self.stores is not None:
+                await self.stores.aclose()
 
 
 def _both(first: Any, second: Any) -> Any:

@@ -25,7 +25,16 @@ from typing import Annotated, Any, Literal, TypeAlias, Union, get_args, get_orig
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from massmem.config.schema import BACKEND_TYPES, AgentConfig, TeamConfig
+from massmem.config.schema import (
+    BACKEND_TYPES,
+    MEMORY_STORE_TYPES,
+    READ_ONLY_STORE_TYPES,
+    AgentConfig,
+    TeamConfig,
+    duplicate_store_message,
+    read_only_store_message,
+    unknown_store_message,
+)
 from massmem.errors import ConfigError, ConfigIssue, redact, register_secret
 
 __all__ = [
@@ -505,7 +514,7 @@ def _structure_issues(data: Any, lines: LineMap) -> list[ConfigIssue]:
                 "start the file with 'agents:' followed by a list of agents",
             )
         ]
-    return _duplicate_agent_ids(data.get("agents"), lines)
+    return _duplicate_agent_ids(data.get("agents"), lines) + _memory_store_refs(data, lines)
 
 
 def _duplicate_agent_ids(agents: Any, lines: LineMap) -> list[ConfigIssue]:
@@ -531,6 +540,60 @@ def _duplicate_agent_ids(agents: Any, lines: LineMap) -> list[ConfigIssue]:
             )
         else:
             first[agent_id] = index
+    return issues
+
+
+def _memory_store_refs(data: dict[str, Any], lines: LineMap) -> list[ConfigIssue]:
+    """Duplicate store names and agents' ``memories`` naming undeclared or read-only stores."""
+    stores = data.get("memory_stores")
+    declared: dict[str, tuple[int, Any]] = {}
+    issues: list[ConfigIssue] = []
+    for index, store in enumerate(stores if isinstance(stores, list) else []):
+        name = store.get("name") if isinstance(store, dict) else None
+        if not isinstance(name, str):
+            continue
+        if name in declared:
+            parts: tuple[Part, ...] = ("memory_stores", index, "name")
+            first_line = _line_for(("memory_stores", declared[name][0], "name"), lines)
+            issues.append(
+                ConfigIssue(
+                    format_path(parts),
+                    duplicate_store_message(name),
+                    _line_for(parts, lines),
+                    f"rename one of them (first declared at memory_stores[{declared[name][0]}], line {first_line})",
+                )
+            )
+        else:
+            declared[name] = (index, store.get("type"))
+    agents = data.get("agents")
+    for a_index, agent in enumerate(agents if isinstance(agents, list) else []):
+        memories = agent.get("memories") if isinstance(agent, dict) else None
+        for m_index, attachment in enumerate(memories if isinstance(memories, list) else []):
+            name = attachment.get("name") if isinstance(attachment, dict) else None
+            if not isinstance(name, str):
+                continue
+            parts = ("agents", a_index, "memories", m_index, "name")
+            if name not in declared:
+                suggestion = _did_you_mean(name, list(declared))
+                known = ", ".join(declared) or "none are declared"
+                hint = f"{suggestion + ' ' if suggestion else ''}declared stores: {known}"
+                issues.append(
+                    ConfigIssue(
+                        format_path(parts), unknown_store_message(name), _line_for(parts, lines), hint
+                    )
+                )
+                continue
+            kind = declared[name][1]
+            if attachment.get("write") is True and kind in READ_ONLY_STORE_TYPES:
+                parts = ("agents", a_index, "memories", m_index, "write")
+                issues.append(
+                    ConfigIssue(
+                        format_path(parts),
+                        read_only_store_message(name, str(kind)),
+                        _line_for(parts, lines),
+                        "remove 'write: true' or attach a writable store",
+                    )
+                )
     return issues
 
 
@@ -767,12 +830,18 @@ def _misplaced_hint(key: str, owner: type[BaseModel]) -> str | None:
 
 def _on_tag_invalid(err: Any, where: _Where, last: str, value: Any, got: str) -> tuple[str, str | None]:
     tag = str(err.get("ctx", {}).get("tag", ""))
+    if where.parts[:1] == ["memory_stores"]:
+        hint = _did_you_mean(tag, list(MEMORY_STORE_TYPES)) or ""
+        hint = f"{hint} " if hint else ""
+        return f"unknown memory store type {tag!r}", f"{hint}store types: {', '.join(MEMORY_STORE_TYPES)}"
     hint = _did_you_mean(tag, list(BACKEND_TYPES)) or ""
     hint = f"{hint} " if hint else ""
     return f"unknown backend type {tag!r}", f"{hint}backend types: {', '.join(BACKEND_TYPES)}"
 
 
 def _on_tag_missing(err: Any, where: _Where, last: str, value: Any, got: str) -> tuple[str, str | None]:
+    if where.parts[:1] == ["memory_stores"]:
+        return "the memory store has no 'type'", f"add 'type:' with one of: {', '.join(MEMORY_STORE_TYPES)}"
     return "the backend has no 'type'", f"add 'type:' with one of: {', '.join(BACKEND_TYPES)}"
 
 

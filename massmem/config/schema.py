@@ -28,15 +28,25 @@ __all__ = [
     "AgentConfig",
     "AgentMemoryOverrides",
     "BackendConfig",
+    "BlackboardStoreConfig",
+    "BlackboardStoreOptions",
     "ChatCompletionBackendConfig",
     "ClaudeBackendConfig",
     "CompressionConfig",
     "ConversationMemoryConfig",
     "EmbeddingConfig",
     "ExtractionLLMConfig",
+    "FileStoreConfig",
+    "FileStoreOptions",
     "GeminiBackendConfig",
+    "ListStoreConfig",
+    "ListStoreOptions",
     "LocalBackendConfig",
+    "Mem0StoreConfig",
+    "Mem0StoreOptions",
+    "MemoryAttachment",
     "MemoryConfig",
+    "MemoryStoreConfig",
     "OpenAIBackendConfig",
     "OrchestratorConfig",
     "PersistentMemoryConfig",
@@ -47,6 +57,8 @@ __all__ = [
     "SharedMemoryConfig",
     "TeamConfig",
     "UIConfig",
+    "VectorStoreConfig",
+    "VectorStoreOptions",
     "is_safe_id",
 ]
 
@@ -333,6 +345,125 @@ class AgentMemoryOverrides(_Model):
     exclude_recent: bool | None = Field(default=None, description="Overrides retrieval.exclude_recent")
 
 
+# --------------------------------------------------------------------------------- memory stores
+
+#: store types a ``memory_stores`` entry may name (``chroma`` is not shipped)
+MEMORY_STORE_TYPES: tuple[str, ...] = ("list", "blackboard", "file", "vector", "mem0")
+
+
+class ListStoreOptions(_Model):
+    """``list``: in memory for one run; recency plus word-overlap similarity."""
+
+    max_items: int | None = Field(default=None, gt=0, description="Forget the oldest beyond this many")
+
+
+class BlackboardStoreOptions(_Model):
+    """``blackboard``: append-only notes, newest first; kept in a JSON file under MASSMEM_HOME."""
+
+    max_items: int = Field(default=200, gt=0, description="Keep only the newest this many entries")
+    persist: bool = Field(default=True, description="Keep the board on disk across runs")
+
+
+class FileStoreOptions(_Model):
+    """``file``: a read-only knowledge base built from a folder of documents."""
+
+    path: str = Field(description="Folder (or single file) of documents to index")
+    suffixes: list[str] = Field(
+        default_factory=lambda: [".md", ".txt", ".rst"], description="File endings to index"
+    )
+    recursive: bool = Field(default=True, description="Also index sub-folders")
+    chunk_chars: int = Field(default=1200, ge=100, description="Characters per chunk")
+    chunk_overlap: int = Field(default=150, ge=0, description="Characters shared by neighbouring chunks")
+    retrieval: Literal["embedding", "lexical"] = Field(
+        default="embedding", description="embedding: local embedder; lexical: word overlap, no model"
+    )
+    embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
+
+    @model_validator(mode="after")
+    def _overlap_below_chunk(self) -> FileStoreOptions:
+        if self.chunk_overlap >= self.chunk_chars:
+            raise ValueError("chunk_overlap must be smaller than chunk_chars")
+        return self
+
+
+class VectorStoreOptions(_Model):
+    """``vector``: Qdrant (embedded or server) with massmem's own embeddings."""
+
+    collection: str | None = Field(default=None, description="Collection name; default from the store name")
+    embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
+    qdrant: QdrantConfig = Field(default_factory=QdrantConfig)
+
+    @field_validator("collection")
+    @classmethod
+    def _safe(cls, v: str | None) -> str | None:
+        return None if v is None else _check_safe_id(v, "collection")
+
+
+class Mem0StoreOptions(_Model):
+    """``mem0``: persistent memory (mem0 + Qdrant) used as a plain store."""
+
+    embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
+    qdrant: QdrantConfig = Field(default_factory=QdrantConfig)
+
+
+class _StoreBase(_Model):
+    name: str = Field(description="Unique store name; agents refer to it under `memories`")
+
+    @field_validator("name")
+    @classmethod
+    def _safe(cls, v: str) -> str:
+        return _check_safe_id(v, "memory store name")
+
+
+class ListStoreConfig(_StoreBase):
+    type: Literal["list"]
+    config: ListStoreOptions = Field(default_factory=ListStoreOptions)
+
+
+class BlackboardStoreConfig(_StoreBase):
+    type: Literal["blackboard"]
+    config: BlackboardStoreOptions = Field(default_factory=BlackboardStoreOptions)
+
+
+class FileStoreConfig(_StoreBase):
+    type: Literal["file"]
+    config: FileStoreOptions
+
+
+class VectorStoreConfig(_StoreBase):
+    type: Literal["vector"]
+    config: VectorStoreOptions = Field(default_factory=VectorStoreOptions)
+
+
+class Mem0StoreConfig(_StoreBase):
+    type: Literal["mem0"]
+    config: Mem0StoreOptions = Field(default_factory=Mem0StoreOptions)
+
+
+MemoryStoreConfig: TypeAlias = Annotated[
+    ListStoreConfig | BlackboardStoreConfig | FileStoreConfig | VectorStoreConfig | Mem0StoreConfig,
+    Field(discriminator="type"),
+]
+
+#: store types whose stores can never be written to
+READ_ONLY_STORE_TYPES: frozenset[str] = frozenset({"file"})
+
+
+class MemoryAttachment(_Model):
+    """One agent's use of a named memory store."""
+
+    name: str = Field(description="A store declared under `memory_stores`")
+    read: bool = Field(default=True, description="Put the store's results into this agent's context")
+    write: bool = Field(default=False, description="Add this agent's answers and votes to the store")
+    top_k: int = Field(default=3, ge=1, le=50, description="Results per query")
+    similarity_threshold: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="Drop results scoring below this"
+    )
+    retrieve_stage: Literal["every_call", "first_call"] = Field(
+        default="every_call", description="Query on every call, or on the first call of each question"
+    )
+
+
 # --------------------------------------------------------------------------------- team
 
 
@@ -341,6 +472,9 @@ class AgentConfig(_Model):
     backend: BackendConfig = Field(description="The model behind this agent; `type` picks the section")
     system_message: str | None = Field(default=None, description="The agent's own instructions")
     memory: AgentMemoryOverrides | None = Field(default=None, description="Per-agent memory overrides")
+    memories: list[MemoryAttachment] = Field(
+        default_factory=list, description="Named memory stores this agent reads and writes"
+    )
 
     @field_validator("id")
     @classmethod
@@ -383,6 +517,9 @@ class UIConfig(_Model):
 class TeamConfig(_Model):
     agents: list[AgentConfig] = Field(min_length=1, description="The team, in registration order")
     memory: MemoryConfig = Field(default_factory=MemoryConfig, description="What the team remembers")
+    memory_stores: list[MemoryStoreConfig] = Field(
+        default_factory=list, description="Named pluggable memory stores agents attach under `memories`"
+    )
     orchestrator: OrchestratorConfig = Field(default_factory=OrchestratorConfig, description="The team loop")
     ui: UIConfig = Field(default_factory=UIConfig, description="Display and logs")
     session_id: str | None = Field(default=None, description="Session to use or resume (--session-id wins)")
@@ -400,11 +537,43 @@ class TeamConfig(_Model):
             if agent.id in seen:
                 raise ValueError(f"agent id {agent.id!r} is used twice; agent ids must be unique")
             seen.add(agent.id)
+        for message in memory_store_problems(self):
+            raise ValueError(message)
         return self
 
     def redacted(self) -> dict[str, Any]:
         """The config as plain data with every secret replaced — safe for logs and session state."""
         return self.model_dump(mode="json", exclude_none=True)
+
+
+def duplicate_store_message(name: str) -> str:
+    return f"memory store name {name!r} is used twice; store names must be unique"
+
+
+def unknown_store_message(name: str) -> str:
+    return f"memory store {name!r} is not declared under memory_stores"
+
+
+def read_only_store_message(name: str, type_name: str) -> str:
+    return f"memory store {name!r} is a read-only {type_name!r} store; it cannot be attached with write: true"
+
+
+def memory_store_problems(team: TeamConfig) -> list[str]:
+    """Cross-reference problems between ``memory_stores`` and the agents' ``memories``."""
+    problems: list[str] = []
+    types: dict[str, str] = {}
+    for store in team.memory_stores:
+        if store.name in types:
+            problems.append(duplicate_store_message(store.name))
+        types.setdefault(store.name, store.type)
+    for agent in team.agents:
+        for attachment in agent.memories:
+            kind = types.get(attachment.name)
+            if kind is None:
+                problems.append(unknown_store_message(attachment.name))
+            elif attachment.write and kind in READ_ONLY_STORE_TYPES:
+                problems.append(read_only_store_message(attachment.name, kind))
+    return problems
 
 
 _BackendBase.model_rebuild()
