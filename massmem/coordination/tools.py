@@ -204,7 +204,7 @@ def validate(
     """Apply the team's rules to a well-formed action; return it, or why it is refused."""
     match action:
         case NewAnswer(content=content):
-            if not normalise_answer(content):
+            if not normalise_answer(content) or _is_placeholder(content):
                 return Invalid("empty_answer")
             if max_answers is not None and len(state.answers_by(agent)) >= max_answers:
                 return Invalid("answer_limit", str(max_answers))
@@ -247,3 +247,11 @@ def parse_action(
     if isinstance(action, Invalid):
         return action
     return validate(action, state, agent, max_answers=max_answers, novelty=novelty)
+
+
+_PLACEHOLDER = re.compile(r"^\s*(?:<[^<>]{0,60}>|\.{2,}|…|\W*)\s*$")
+
+
+def _is_placeholder(content: str) -> bool:
+    """Weak models copy the instructions' ``<your full answer>`` or write ``...``: not an answer."""
+    return bool(_PLACEHOLDER.fullmatch(content))

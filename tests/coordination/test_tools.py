@@ -57,6 +57,9 @@ def test_valid_tool_actions() -> None:
         ),
         (Completion(tool_calls=[call("search", q="x")]), "unknown_tool"),
         (Completion(tool_calls=[call("new_answer", content="   ")]), "empty_answer"),
+        # A weak model copying the instructions' placeholder has not answered.
+        (Completion(tool_calls=[call("new_answer", content="<your full answer>")]), "empty_answer"),
+        (Completion(tool_calls=[call("new_answer", content="...")]), "empty_answer"),
         (Completion(tool_calls=[call("vote", agent_id="agent7")]), "unknown_agent"),
         (Completion(tool_calls=[call("vote", agent_id="agent2")]), "unknown_agent"),  # bob has no answer
         (Completion(tool_calls=[call("vote", agent_id="alice")]), "unknown_agent"),  # real ids are not ids
