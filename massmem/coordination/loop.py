@@ -46,6 +46,7 @@ from massmem.coordination.tools import (
     VoteAction,
     action_format,
     extract_json_action,
+    is_placeholder,
     parse_action,
     workflow_tools,
 )
@@ -367,7 +368,9 @@ class RunLoop:
         own = state.latest_answer(agent_id)
         if own is not None:
             return _FromText(VoteAction(state.anon_id(agent_id), "stands by its own answer"))
-        text = next(filter(None, map(_answer_text, seat.texts)), "")
+        texts = [t for t in map(_answer_text, seat.texts) if t]
+        # Prefer real words over a copied placeholder, but a placeholder beats no answer at all.
+        text = next((t for t in texts if not is_placeholder(t)), texts[0] if texts else "")
         if not text:
             return None
         duplicate = state.duplicate_of(text, self.config.answer_novelty)

@@ -204,7 +204,7 @@ def validate(
     """Apply the team's rules to a well-formed action; return it, or why it is refused."""
     match action:
         case NewAnswer(content=content):
-            if not normalise_answer(content) or _is_placeholder(content):
+            if not normalise_answer(content) or is_placeholder(content):
                 return Invalid("empty_answer")
             if max_answers is not None and len(state.answers_by(agent)) >= max_answers:
                 return Invalid("answer_limit", str(max_answers))
@@ -252,6 +252,6 @@ def parse_action(
 _PLACEHOLDER = re.compile(r"^\s*(?:<[^<>]{0,60}>|\.{2,}|…|\W*)\s*$")
 
 
-def _is_placeholder(content: str) -> bool:
+def is_placeholder(content: str) -> bool:
     """Weak models copy the instructions' ``<your full answer>`` or write ``...``: not an answer."""
     return bool(_PLACEHOLDER.fullmatch(content))
