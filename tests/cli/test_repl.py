@@ -155,8 +155,13 @@ def test_ctrl_c_cancels_the_turn_not_the_session(tmp_path: Path, massmem_home: P
 
     # Ctrl-C at the prompt drops the line and keeps the session.
     child.send("half typed")
+    time.sleep(0.3)
     child.sendintr()
-    child.expect("input dropped")
+    if child.expect(["input dropped", pexpect.TIMEOUT], timeout=5) == 1:
+        # On a loaded machine a Ctrl-C can land before the prompt is reading again; a person
+        # would press it once more, and so does the test (it must then work).
+        child.sendintr()
+        child.expect("input dropped", timeout=15)
     child.expect_exact(PROMPT)
     child.sendline("/quit")
     assert finish(child) == 0
