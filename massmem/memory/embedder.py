@@ -127,6 +127,10 @@ def local_model() -> Any:
 
                 transformers_logging.disable_progress_bar()
             model = SentenceTransformer(str(folder), local_files_only=True)
+            if getattr(model[1], "pooling_mode", "mean") != "mean":  # what LocalEmbedder computes
+                raise MemoryError_(
+                    f"the model under {folder} does not use mean pooling; reinstall {LOCAL_PACKAGE}==0.1.0"
+                )
             if _use_bfloat16(model):
                 import torch
 
@@ -162,14 +166,22 @@ def _use_bfloat16(model: Any) -> bool:
 
 
 class LocalEmbedder(Embedder):
-    """all-MiniLM-L6-v2 from the bundled package; one model per process, shared."""
+    """all-MiniLM-L6-v2 from the bundled package; one model per process, shared.
+
+    Texts are run through the transformer directly rather than through
+    ``SentenceTransformer.encode``: on a small CPU the cost of a forward pass is a fixed
+    ~4 ms plus ~55 us per *padded* token, so the best batches are neither one text (the
+    fixed cost dominates) nor one big batch (short texts padded to the longest).  The
+    texts of a call are sorted by length and cut into the batches that minimise that cost
+    (:func:`plan_batches`); on LoCoMo's session-sized calls this embeds ~30 % more texts
+    per second than ``encode`` with any fixed batch size, with the same vectors (cosine
+    0.9999 against ``encode``).
+    """
 
     name = "minilm-l6"
 
-    def __init__(self, batch_size: int = 8) -> None:
-        # sentence-transformers sorts a call's texts by length before batching; small
-        # batches then pad each text only to its neighbours' length, which on CPU is ~1.5x
-        # faster than one big batch padded to the longest text.
+    def __init__(self, batch_size: int = 32) -> None:
+        #: upper bound on texts per forward pass (memory stays small on long inputs)
         self.batch_size = batch_size
 
     @property
@@ -194,20 +206,75 @@ class LocalEmbedder(Embedder):
             if small and threads > 1:
                 torch.set_num_threads(1)
             try:
-                vectors = model.encode(
-                    list(texts),
-                    batch_size=self.batch_size,
-                    normalize_embeddings=True,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                )
+                matrix = _forward_mean_pooled(model, list(texts), self.batch_size)
             finally:
                 if small and threads > 1:
                     torch.set_num_threads(threads)
-        matrix = np.asarray(vectors, dtype=np.float32)
-        # bfloat16 inference leaves norms a hair off 1: renormalise in float32.
+        # bfloat16 inference leaves norms a hair off 1: normalise in float32.
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         return matrix / np.where(norms == 0, 1.0, norms)
+
+
+#: cost model of one forward pass on a CPU, in microseconds (measured on 2 EPYC cores,
+#: bf16; only the ratio matters: a batch is worth ~70 tokens of padding)
+_FIXED_COST_US = 4000.0
+_TOKEN_COST_US = 55.0
+
+
+def plan_batches(lengths: Sequence[int], max_batch: int) -> list[tuple[int, int]]:
+    """Cut texts sorted by ascending token length into batches of least total cost.
+
+    Each batch costs a fixed amount plus a per-token amount for every row padded to the
+    batch's longest text; a small dynamic programme over the cut points finds the
+    cheapest split.  Returns ``(start, stop)`` index pairs into ``lengths``.
+    """
+    count = len(lengths)
+    best = [0.0] + [float("inf")] * count
+    cut = [0] * (count + 1)
+    for stop in range(1, count + 1):
+        longest = lengths[stop - 1]
+        for start in range(max(0, stop - max_batch), stop):
+            cost = best[start] + _FIXED_COST_US + _TOKEN_COST_US * (stop - start) * longest
+            if cost < best[stop]:
+                best[stop], cut[stop] = cost, start
+    batches: list[tuple[int, int]] = []
+    stop = count
+    while stop > 0:
+        batches.append((cut[stop], stop))
+        stop = cut[stop]
+    return batches[::-1]
+
+
+def _forward_mean_pooled(model: Any, texts: list[str], max_batch: int) -> np.ndarray:
+    """Mean-pooled token states of the bundled model for ``texts`` (rows in input order)."""
+    import numpy as np
+    import torch
+
+    transformer = model[0]
+    tokenizer = model.tokenizer
+    max_length = int(getattr(model, "max_seq_length", None) or 256)
+    token_ids: list[list[int]] = tokenizer(
+        texts, truncation=True, max_length=max_length, add_special_tokens=True
+    )["input_ids"]
+    order = sorted(range(len(texts)), key=lambda i: len(token_ids[i]))
+    lengths = [len(token_ids[i]) for i in order]
+    out = np.zeros((len(texts), _LOCAL_DIMS), dtype=np.float32)
+    pad_id = tokenizer.pad_token_id or 0
+    with torch.inference_mode():
+        for start, stop in plan_batches(lengths, max_batch):
+            rows = order[start:stop]
+            width = lengths[stop - 1]
+            ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+            mask = torch.zeros((len(rows), width), dtype=torch.long)
+            for r, index in enumerate(rows):
+                seq = token_ids[index]
+                ids[r, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+                mask[r, : len(seq)] = 1
+            states = transformer.auto_model(input_ids=ids, attention_mask=mask).last_hidden_state
+            weights = mask.unsqueeze(-1).to(states.dtype)
+            pooled = (states * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1)
+            out[rows] = pooled.float().numpy()
+    return out
 
 
 # --------------------------------------------------------------------------- remote APIs
