@@ -36,7 +36,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -83,6 +83,7 @@ __all__ = [
     "ContextBlock",
     "ContextNotice",
     "ContextProvider",
+    "MemoryActivity",
     "TurnContext",
     "TurnPlan",
     "TurnRecord",
@@ -141,10 +142,26 @@ class TurnRecord:
     seconds: float
 
 
+@dataclass(frozen=True, slots=True)
+class MemoryActivity:
+    """A memory store was queried or written while the agent worked (live view, ``--debug``).
+
+    ``text`` is the query, or the start of what was added; ``results`` counts the entries a
+    query returned (or rendered into the context).
+    """
+
+    store: str
+    op: Literal["query", "add"]
+    text: str
+    results: int = 0
+    ms: float = 0.0
+
+
 ContextProvider = Callable[[TurnContext], Awaitable[Sequence[ContextBlock]]]
 AfterTurnHook = Callable[[TurnRecord], Awaitable[None]]
-#: what ``take_turn(on_context=...)`` is told: a compression, and each call's context figure
-ContextNotice = CompressionReport | ContextUsage
+#: what ``take_turn(on_context=...)`` is told: a compression, each call's context figure,
+#: and what memory stores were asked or told during the call
+ContextNotice = CompressionReport | ContextUsage | MemoryActivity
 
 
 class Agent:
@@ -192,6 +209,8 @@ class Agent:
         self._view: CompressedView | None = None
         #: summaries by the messages they cover: a session's earlier turns are summarised once
         self._summaries = SummaryCache()
+        #: the running call's ``on_context`` (context providers and hooks report through it)
+        self._notice_sink: Callable[[ContextNotice], None] | None = None
 
     @classmethod
     def from_config(
@@ -253,9 +272,31 @@ class Agent:
     ) -> Completion:
         """Make one model call; forward text and reasoning deltas to ``on_event`` as they stream.
 
-        ``on_context`` hears of each compression (a :class:`CompressionReport`) and, once the
+        ``on_context`` hears of each compression (a :class:`CompressionReport`), of memory
+        activity during the call (:class:`MemoryActivity`, from :meth:`notify`) and, once the
         call ended, of the context figure (a :class:`ContextUsage`).
         """
+        self._notice_sink = on_context
+        try:
+            return await self._take_turn(plan, on_event, on_context)
+        finally:
+            self._notice_sink = None
+
+    def notify(self, notice: ContextNotice) -> None:
+        """Report ``notice`` to whoever runs the current call (no-op between calls)."""
+        sink = self._notice_sink
+        if sink is not None:
+            try:
+                sink(notice)
+            except Exception:  # a listener's fault must not cost the call
+                log.exception("agent %s: a context listener failed", self.id)
+
+    async def _take_turn(
+        self,
+        plan: TurnPlan,
+        on_event: Callable[[StreamEvent], None] | None,
+        on_context: Callable[[ContextNotice], None] | None,
+    ) -> Completion:
         if plan.standalone:
             entries: list[Entry] = [(m, False) for m in plan.history]
             entries.append((UserMessage(plan.prompt or ""), True))
@@ -293,10 +334,16 @@ class Agent:
             await self._after(TurnRecord(self.id, self.question, request, completion, seconds))
         return completion
 
-    def acknowledge(self, completion: Completion, text: str) -> None:
-        """Answer each tool call of ``completion`` (providers require a result for every call)."""
+    def acknowledge(
+        self, completion: Completion, text: str, per_call: Mapping[str, str] | None = None
+    ) -> None:
+        """Answer each tool call of ``completion`` (providers require a result for every call).
+
+        ``per_call`` gives some calls (by id) their own result instead of ``text``.
+        """
         for call in completion.tool_calls:
-            self.conversation.add(ToolResultMessage(call.id, call.name, text))
+            result = per_call.get(call.id, text) if per_call else text
+            self.conversation.add(ToolResultMessage(call.id, call.name, result))
 
     # -- requests ------------------------------------------------------------------------------
     async def _draft(self, plan: TurnPlan, entries: Sequence[Entry], view: CompressedView | None) -> _Draft:

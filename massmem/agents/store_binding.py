@@ -9,9 +9,10 @@ Like :mod:`massmem.agents.team_memory`, this plugs in through the agent's two se
   content, its ``vote`` with the reason, or plain text when it used no tool — to every
   store attached with ``write: true``.  A store attached read-only is never written.
 
-Each query and write is logged; with ``--debug`` it is also a JSON line in
-``<log dir>/memory_stores.jsonl``.  Memory is an aid: a failing store is logged and the
-run goes on.
+Each query and write is reported to the running call as a
+:class:`~massmem.agents.agent.MemoryActivity` (the live view shows it), logged, and with
+``--debug`` written as a JSON line to ``<log dir>/memory_stores.jsonl``.  Memory is an
+aid: a failing store is logged and the run goes on.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from massmem.agents.agent import Agent, ContextBlock, TurnContext, TurnRecord
+from massmem.agents.agent import Agent, ContextBlock, MemoryActivity, TurnContext, TurnRecord
 
 if TYPE_CHECKING:
     from massmem.config.schema import MemoryAttachment, TeamConfig
@@ -94,7 +95,7 @@ class StoreBinding:
                 if attachment.retrieve_stage == "first_call" and attachment.name in seat.queried:
                     continue
                 seat.queried.add(attachment.name)
-                text = await self._render(seat.agent.id, attachment, query, remaining)
+                text = await self._render(seat.agent, attachment, query, remaining)
                 if text:
                     from massmem.context.tokens import estimate_tokens
 
@@ -105,8 +106,9 @@ class StoreBinding:
         return provide
 
     async def _render(
-        self, agent_id: str, attachment: MemoryAttachment, query: str, budget: int
+        self, agent: Agent, attachment: MemoryAttachment, query: str, budget: int
     ) -> str | None:
+        agent_id = agent.id
         store = self.stores[attachment.name]
         started = time.perf_counter()
         try:
@@ -120,9 +122,10 @@ class StoreBinding:
             log.warning("agent %s: memory store %s query failed: %s", agent_id, store.name, exc)
             return None
         results = 0 if not text else sum(1 for line in text.splitlines() if line.startswith("• "))
-        self._event(
+        ms = self._event(
             "memory_queried", store=store.name, agent_id=agent_id, query=query, results=results, t0=started
         )
+        agent.notify(MemoryActivity(store.name, "query", query, results, ms))
         return text
 
     # -- writing ----------------------------------------------------------------------------
@@ -149,25 +152,28 @@ class StoreBinding:
                             exc,
                         )
                         continue
-                    self._event(
+                    ms = self._event(
                         "memory_added", store=store.name, agent_id=record.agent_id, kind=kind, t0=started
                     )
+                    seat.agent.notify(MemoryActivity(store.name, "add", f"{kind}: {text[:200]}", 1, ms))
 
         return write
 
     # -- events -----------------------------------------------------------------------------
 
-    def _event(self, name: str, *, t0: float, **fields: Any) -> None:
+    def _event(self, name: str, *, t0: float, **fields: Any) -> float:
+        """Log one store event (and write it to the debug file); return its duration in ms."""
         ms = round((time.perf_counter() - t0) * 1000, 2)
         log.debug("%s %s (%.1f ms)", name, fields, ms)
         if self.log_dir is None:
-            return
+            return ms
         line = json.dumps({"event": name, **fields, "ms": ms, "at": time.time()}, ensure_ascii=False)
         try:
             with self._events_lock, open(self.log_dir / _EVENTS_FILE, "a", encoding="utf-8") as out:
                 out.write(line + "\n")
         except OSError as exc:  # pragma: no cover - a debug aid only
             log.warning("cannot write memory store events: %s", exc)
+        return ms
 
     # -- lifecycle --------------------------------------------------------------------------
 

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from massmem.agents.agent import Agent, ContextBlock, TurnContext, TurnRecord
+from massmem.agents.agent import Agent, ContextBlock, MemoryActivity, TurnContext, TurnRecord
 
 if TYPE_CHECKING:
     from massmem.config.schema import RetrievalConfig, TeamConfig
@@ -147,9 +148,16 @@ class TeamMemory:
             if seat.memory is not None:
                 trigger = self._trigger(seat)
                 query = _query(context)
-                text = await seat.memory.retrieve_block(query, trigger=trigger, previous_winners=self.winners)
-                if text:
-                    blocks.append(ContextBlock("Relevant memories", text))
+                if seat.memory.should_retrieve(trigger):
+                    started = time.perf_counter()
+                    text = await seat.memory.retrieve_block(
+                        query, trigger=trigger, previous_winners=self.winners
+                    )
+                    ms = round((time.perf_counter() - started) * 1000, 2)
+                    found = text.count("\n• ") if text else 0
+                    seat.agent.notify(MemoryActivity("persistent", "query", query, found, ms))
+                    if text:
+                        blocks.append(ContextBlock("Relevant memories", text))
             if self.shared is not None:
                 shared = await self.shared.render_for(seat.agent.id)
                 if shared:

@@ -10,6 +10,7 @@ A reply is one of:
 
 * ``str`` or :class:`TextReply` — plain text;
 * :class:`AnswerReply` — a ``new_answer`` action, :class:`VoteReply` — a ``vote`` action;
+* :class:`ShareReply` — ``share`` calls (shared entries), alone or followed by an action;
 * :class:`RaiseReply` or a bare exception instance — raised from :meth:`stream`;
 * a :class:`~massmem.config.schema.ScriptedReply` from a YAML file.
 
@@ -51,6 +52,7 @@ __all__ = [
     "RaiseReply",
     "Reply",
     "ScriptedBackend",
+    "ShareReply",
     "TextReply",
     "VoteReply",
     "from_config",
@@ -89,6 +91,15 @@ class VoteReply:
 
 
 @dataclass(frozen=True, slots=True)
+class ShareReply:
+    """Publish ``entries`` — ``(type, content, scope)`` triples — then take ``then``'s action, if any."""
+
+    entries: tuple[tuple[str, str, str], ...]
+    then: AnswerReply | VoteReply | None = None
+    delay: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class RaiseReply:
     """Raise ``error`` from :meth:`Backend.stream` (after the delay)."""
 
@@ -96,18 +107,26 @@ class RaiseReply:
     delay: float | None = None
 
 
-Reply: TypeAlias = str | TextReply | AnswerReply | VoteReply | RaiseReply | BaseException | ScriptedReply
-_Normal: TypeAlias = TextReply | AnswerReply | VoteReply | RaiseReply
+Reply: TypeAlias = (
+    str | TextReply | AnswerReply | VoteReply | ShareReply | RaiseReply | BaseException | ScriptedReply
+)
+_Normal: TypeAlias = TextReply | AnswerReply | VoteReply | ShareReply | RaiseReply
 
 
 def _normalise(reply: Reply) -> _Normal:
     match reply:
         case str():
             return TextReply(reply)
-        case TextReply() | AnswerReply() | VoteReply() | RaiseReply():
+        case TextReply() | AnswerReply() | VoteReply() | ShareReply() | RaiseReply():
             return reply
         case BaseException():
             return RaiseReply(reply)
+        case ScriptedReply(share=shares) if shares:
+            then = (
+                _normalise(reply.model_copy(update={"share": []})) if reply.new_answer or reply.vote else None
+            )
+            assert then is None or isinstance(then, AnswerReply | VoteReply)
+            return ShareReply(tuple((s.type, s.content, s.scope) for s in shares), then)
         case ScriptedReply(new_answer=str(content)):
             return AnswerReply(content)
         case ScriptedReply(vote=str(target), reason=reason):
@@ -134,7 +153,11 @@ class _Renderer:
         size = self.chunk_size
         return [TextDelta(text[i : i + size]) for i in range(0, len(text), size)]
 
-    def render(self, reply: TextReply | AnswerReply | VoteReply, request: ModelRequest) -> list[StreamEvent]:
+    def render(
+        self, reply: TextReply | AnswerReply | VoteReply | ShareReply, request: ModelRequest
+    ) -> list[StreamEvent]:
+        if isinstance(reply, ShareReply):
+            return self._share(reply, request)
         if isinstance(reply, TextReply):
             events: list[StreamEvent] = [ReasoningDelta(reply.reasoning)] if reply.reasoning else []
             return events + self._text(reply.text) + [Finished("stop")]
@@ -155,6 +178,27 @@ class _Renderer:
         else:
             plain = self.last_answer if self.last_answer is not None else reply.reason
         return [*self._text(plain), Finished("stop")]
+
+    def _share(self, reply: ShareReply, request: ModelRequest) -> list[StreamEvent]:
+        """``share`` calls (or a JSON ``"share"`` list), then the follow-up action if any."""
+        entries = [{"type": t, "content": c, "scope": s} for t, c, s in reply.entries]
+        after: list[StreamEvent] = (
+            self.render(reply.then, request) if reply.then is not None else [Finished("stop")]
+        )
+        offered = self.capabilities.tool_calling and request.tools and request.tool_choice != "none"
+        if offered:
+            calls: list[StreamEvent] = []
+            for args in entries:
+                self._calls += 1
+                calls.append(ToolCall(f"call_{self._calls}", "share", args, json.dumps(args)))
+            return [*calls, *after[:-1], Finished("tool_calls")]
+        if self.capabilities.json_schema and request.response_format is not None:
+            action: dict[str, Any] = {}
+            if reply.then is not None:
+                text = "".join(e.text for e in after if isinstance(e, TextDelta))
+                action = json.loads(text)
+            return [*self._text(json.dumps({**action, "share": entries})), Finished("stop")]
+        return after
 
 
 def _estimate_usage(request: ModelRequest, events: Sequence[StreamEvent]) -> Usage:

@@ -24,8 +24,11 @@ from massmem.coordination.events import (
     AnswerSubmitted,
     ContextCompressed,
     CoordinationFinished,
+    EntryShared,
     Event,
     FinalAnswerDelta,
+    MemoryAccessed,
+    ShareRefused,
     VoteCast,
     WinnerSelected,
 )
@@ -73,6 +76,16 @@ def describe(event: Event) -> str | None:
             tag = "[estimate]" if e else "[API]"
             share = f"{u:,} / {w:,} tokens ({round(100 * u / w)}%)" if w else f"{u:,} / ? tokens"
             return f"[{a}] context after turn {t}: {share} {tag}"
+        case EntryShared(agent_id=a, entry_type=kind, scope=scope, content=c, replaced=r):
+            how = ", replaces its earlier one" if r else ""
+            return f"[{a}] shared [{kind}] ({scope}{how}): {_one_line(c, 60)}"
+        case ShareRefused(agent_id=a, reason=r):
+            return f"[{a}] share refused: {_one_line(r, 70)}"
+        case MemoryAccessed(agent_id=a, store=store, op="query", text=q, results=n, ms=ms):
+            found = f"{n} result{'s' if n != 1 else ''}"
+            return f"[{a}] memory {store}: {found} for {_one_line(q, 40)!r} ({ms:.0f} ms)"
+        case MemoryAccessed(agent_id=a, store=store, text=t, ms=ms):
+            return f"[{a}] memory {store}: added {_one_line(t, 50)} ({ms:.0f} ms)"
         case WinnerSelected(agent_id=a, label=label, votes=v, timed_out=t):
             late = " (timed out: best answer so far)" if t else ""
             return f"winner: {a} with answer {label} ({v} vote{'s' if v != 1 else ''}){late}"
@@ -204,6 +217,11 @@ class RichDisplay:
             case AgentFailed(agent_id=a, reason=r):
                 self.panes[a].status = "failed"
                 self.panes[a].text.append(f"\n✗ {r}\n")
+            case EntryShared(agent_id=a, entry_type=kind, scope=scope, content=c):
+                self.panes[a].text.append(f"\n⇪ shared [{kind}] ({scope}): {_one_line(c, 120)}\n")
+            case MemoryAccessed(agent_id=a, store=store, op=op, results=n) if a in self.panes:
+                what = f"{n} from" if op == "query" else "wrote to"
+                self.panes[a].text.append(f"\n· memory: {what} {store}\n")
             case FinalAnswerDelta(text=t):
                 self._stop_live()
                 if not self._final_started:

@@ -84,6 +84,7 @@ def result_as_dict(
         "presentation_error": result.presentation_error,
         "seconds": round(result.total_seconds, 3),
         "usage": {"input_tokens": result.usage.input_tokens, "output_tokens": result.usage.output_tokens},
+        "shared_entries": [e.to_dict() for e in getattr(result, "shared_entries", ())],
     }
 
 
@@ -127,6 +128,7 @@ def turn_from_result(
         started_at=started_at,
         finished_at=time.time(),
         history_turns=history_turns,
+        shared_entries=[e.to_dict() for e in result.shared_entries],
     )
 
 
@@ -249,6 +251,18 @@ class TeamSession:
 
         return [PastTurn(q, a) for q, a in self.session.history()]
 
+    def shared_entries(self) -> list[Any]:
+        """Conversation-scoped entries of the session's completed turns (unreadable ones skipped)."""
+        from massmem.memory.scoped_entries import ScopedEntry
+
+        entries = []
+        for data in self.session.state.shared_entries():
+            try:
+                entries.append(ScopedEntry.from_dict(data))
+            except (KeyError, TypeError, ValueError) as exc:
+                print(f"note: a saved shared entry could not be read and is skipped: {exc}", file=sys.stderr)
+        return entries
+
     async def ask(self, question: str, display: Display) -> RunResult:
         """Run one turn; on success the turn is saved before this returns."""
         history = self.history()
@@ -259,8 +273,16 @@ class TeamSession:
         if self.memory is not None:
             self.memory.turn = number  # the session's numbering is the one memories are tagged with
             on_event = _both(display.handle, self.memory.on_event)
+        if self.log_dir is not None:
+            on_event = _both(on_event, self._debug_event)
         try:
-            result = await self.orchestrator.run(question, history=history, on_event=on_event)
+            result = await self.orchestrator.run(
+                question,
+                history=history,
+                shared_entries=self.shared_entries(),
+                turn=number,
+                on_event=on_event,
+            )
         except BaseException:
             self._abandon_memory_turn()
             raise
@@ -277,6 +299,19 @@ class TeamSession:
         if self.memory is not None:
             await self.memory.finish_turn(question, result)
         return result
+
+    def _debug_event(self, event: Any) -> None:
+        """``--debug``: memory accesses and shared entries as JSON lines in ``memory_events.jsonl``."""
+        from massmem.coordination.events import EntryShared, MemoryAccessed, ShareRefused
+
+        if self.log_dir is None or not isinstance(event, MemoryAccessed | EntryShared | ShareRefused):
+            return
+        line = {"at": time.time(), "turn": self.session.state.next_turn, **dataclasses.asdict(event)}
+        try:
+            with open(self.log_dir / "memory_events.jsonl", "a", encoding="utf-8") as out:
+                out.write(json.dumps(line, ensure_ascii=False) + "\n")
+        except OSError as exc:  # a debug aid: never worth failing the turn
+            print(f"note: cannot write {self.log_dir / 'memory_events.jsonl'}: {exc}", file=sys.stderr)
 
     def _abandon_memory_turn(self) -> None:
         """A cancelled or failed turn is not recorded in the state; memory drops it too."""

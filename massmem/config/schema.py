@@ -31,6 +31,8 @@ __all__ = [
     "BlackboardStoreConfig",
     "BlackboardStoreOptions",
     "ChatCompletionBackendConfig",
+    "ChromaStoreConfig",
+    "ChromaStoreOptions",
     "ClaudeBackendConfig",
     "CompressionConfig",
     "ConversationMemoryConfig",
@@ -202,19 +204,36 @@ class LocalBackendConfig(_BackendBase):
     startup_timeout: float = Field(default=120.0, gt=0, description="Seconds to wait for the server to load")
 
 
+class ScriptedShare(_Model):
+    """One entry a scripted reply publishes with the share tool."""
+
+    type: str = Field(description="Entry type, one word (plan, finding, ...)")
+    content: str = Field(description="The entry")
+    scope: Literal["round", "conversation"] = Field(
+        default="round", description="How long it stays in effect"
+    )
+
+
 class ScriptedReply(_Model):
-    """One scripted model turn: plain text, a new answer, or a vote."""
+    """One scripted model turn: plain text, a new answer, or a vote — and/or entries to share."""
 
     text: str | None = Field(default=None, description="Reply with plain text")
     new_answer: str | None = Field(default=None, description="Call new_answer with this content")
     vote: str | None = Field(default=None, description="Call vote for this anonymous id (agent1, ...)")
     reason: str = Field(default="", description="The vote's reason")
+    share: list[ScriptedShare] = Field(
+        default_factory=list, description="Entries to share first (alone, or with new_answer / vote)"
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> ScriptedReply:
         kinds = [k for k in ("text", "new_answer", "vote") if getattr(self, k) is not None]
+        if self.share and not kinds:
+            return self
         if len(kinds) != 1:
             raise ValueError("a scripted reply has exactly one of 'text', 'new_answer' or 'vote'")
+        if self.share and kinds == ["text"]:
+            raise ValueError("'share' goes with 'new_answer' or 'vote' (or alone), not with 'text'")
         return self
 
 
@@ -347,8 +366,8 @@ class AgentMemoryOverrides(_Model):
 
 # --------------------------------------------------------------------------------- memory stores
 
-#: store types a ``memory_stores`` entry may name (``chroma`` is not shipped)
-MEMORY_STORE_TYPES: tuple[str, ...] = ("list", "blackboard", "file", "vector", "mem0")
+#: store types a ``memory_stores`` entry may name
+MEMORY_STORE_TYPES: tuple[str, ...] = ("list", "blackboard", "file", "vector", "chroma", "mem0")
 
 
 class ListStoreOptions(_Model):
@@ -399,6 +418,35 @@ class VectorStoreOptions(_Model):
         return None if v is None else _check_safe_id(v, "collection")
 
 
+class ChromaStoreOptions(_Model):
+    """``chroma``: an embedded ChromaDB collection with massmem's own embeddings (needs ``massmem[chroma]``)."""
+
+    collection: str | None = Field(default=None, description="Collection name; default from the store name")
+    path: str | None = Field(default=None, description="Chroma folder; default under MASSMEM_HOME")
+    persist: bool = Field(
+        default=True, description="Keep the collection on disk (false: in memory, this run)"
+    )
+    embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
+
+    @field_validator("collection")
+    @classmethod
+    def _safe(cls, v: str | None) -> str | None:
+        return None if v is None else _check_safe_id(v, "collection")
+
+    @field_validator("path")
+    @classmethod
+    def _path_given(cls, v: str | None) -> str | None:
+        if v is not None and (not v.strip() or "\x00" in v):
+            raise ValueError("path must be a folder name (or left out for the default under MASSMEM_HOME)")
+        return v
+
+    @model_validator(mode="after")
+    def _path_needs_persist(self) -> ChromaStoreOptions:
+        if self.path is not None and not self.persist:
+            raise ValueError("path only applies with persist: true (persist: false keeps nothing on disk)")
+        return self
+
+
 class Mem0StoreOptions(_Model):
     """``mem0``: persistent memory (mem0 + Qdrant) used as a plain store."""
 
@@ -435,13 +483,23 @@ class VectorStoreConfig(_StoreBase):
     config: VectorStoreOptions = Field(default_factory=VectorStoreOptions)
 
 
+class ChromaStoreConfig(_StoreBase):
+    type: Literal["chroma"]
+    config: ChromaStoreOptions = Field(default_factory=ChromaStoreOptions)
+
+
 class Mem0StoreConfig(_StoreBase):
     type: Literal["mem0"]
     config: Mem0StoreOptions = Field(default_factory=Mem0StoreOptions)
 
 
 MemoryStoreConfig: TypeAlias = Annotated[
-    ListStoreConfig | BlackboardStoreConfig | FileStoreConfig | VectorStoreConfig | Mem0StoreConfig,
+    ListStoreConfig
+    | BlackboardStoreConfig
+    | FileStoreConfig
+    | VectorStoreConfig
+    | ChromaStoreConfig
+    | Mem0StoreConfig,
     Field(discriminator="type"),
 ]
 
@@ -482,6 +540,32 @@ class AgentConfig(_Model):
         return _check_safe_id(v, "agent id")
 
 
+class SharedEntriesConfig(_Model):
+    """The ``share`` tool: typed entries an agent publishes for the team (TaskWeaver's shared memory)."""
+
+    enabled: bool = Field(default=False, description="Offer agents the share tool")
+    types: list[str] | None = Field(
+        default=None, description="Entry types agents may publish (e.g. [plan, finding]); unset: any one word"
+    )
+    max_chars: int = Field(default=4000, ge=20, le=100_000, description="Longest entry content accepted")
+    max_shares_per_turn: int = Field(
+        default=3, ge=1, le=20, description="Replies in a row that only share before the agent must act"
+    )
+
+    @field_validator("types")
+    @classmethod
+    def _one_word_types(cls, v: list[str] | None) -> list[str] | None:
+        if v is None:
+            return None
+        cleaned = [t.strip().lower() for t in v]
+        for t in cleaned:
+            if not t or len(t) > 40 or not all(c.isalnum() or c in "_-" for c in t):
+                raise ValueError(f"entry type {t!r} must be one short word (letters, digits, - or _)")
+        if not cleaned:
+            raise ValueError("types must name at least one entry type (or be left unset)")
+        return list(dict.fromkeys(cleaned))
+
+
 class OrchestratorConfig(_Model):
     timeout: float = Field(default=1800.0, gt=0, description="Seconds for the whole coordination")
     agent_timeout: float | None = Field(default=None, gt=0, description="Seconds for one agent turn")
@@ -504,6 +588,9 @@ class OrchestratorConfig(_Model):
         description="Share kept verbatim when a context-length error forces compression",
     )
     present_final_answer: bool = Field(default=True, description="The winner writes the final answer")
+    shared_entries: SharedEntriesConfig = Field(
+        default_factory=SharedEntriesConfig, description="Typed entries agents publish for the team"
+    )
 
 
 class UIConfig(_Model):

@@ -25,8 +25,11 @@ __all__ = [
     "AnswerSubmitted",
     "ContextCompressed",
     "CoordinationFinished",
+    "EntryShared",
     "Event",
     "FinalAnswerDelta",
+    "MemoryAccessed",
+    "ShareRefused",
     "VoteCast",
     "WinnerSelected",
 ]
@@ -157,6 +160,46 @@ class AgentContextUsage:
 
 
 @dataclass(frozen=True, slots=True)
+class EntryShared:
+    """An agent published a shared entry (``share`` tool); ``replaced``: it supersedes the
+    same author's earlier entry of the same type."""
+
+    agent_id: str
+    entry_type: str
+    scope: str
+    content: str
+    replaced: bool = False
+    kind: Literal["entry_shared"] = "entry_shared"
+
+
+@dataclass(frozen=True, slots=True)
+class ShareRefused:
+    """A ``share`` request was not published; ``reason`` is what the model was told."""
+
+    agent_id: str
+    reason: str
+    kind: Literal["share_refused"] = "share_refused"
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryAccessed:
+    """A memory store was queried (``op="query"``) or written (``"add"``) for an agent's call.
+
+    ``store`` is the store's name (``persistent`` for the team's persistent memory);
+    ``text`` the query or the start of what was added; ``results`` how many entries a
+    query brought into the context; ``ms`` how long it took.
+    """
+
+    agent_id: str
+    store: str
+    op: str
+    text: str
+    results: int
+    ms: float
+    kind: Literal["memory"] = "memory"
+
+
+@dataclass(frozen=True, slots=True)
 class WinnerSelected:
     agent_id: str
     label: str
@@ -191,6 +234,9 @@ Event: TypeAlias = (
     | AgentFailed
     | ContextCompressed
     | AgentContextUsage
+    | EntryShared
+    | ShareRefused
+    | MemoryAccessed
     | WinnerSelected
     | FinalAnswerDelta
     | CoordinationFinished

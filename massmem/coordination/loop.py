@@ -9,6 +9,10 @@ follow-up), or the agent's failure.  Hence "no call in flight" means the run is 
 
 Calls are never cancelled because someone else answered: when a call ends on an outdated
 revision, its vote is discarded and the agent is asked again with the news injected.
+
+Shared entries (the ``share`` tool, when the team enables it) are published as soon as a
+reply carrying them ends; the round's entries are the loop's, handed out in the result, and
+only the session decides whether they outlive the round (a failed round is never saved).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import asyncio
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 
-from massmem.agents.agent import Agent, ContextNotice, TurnPlan
+from massmem.agents.agent import Agent, ContextNotice, MemoryActivity, TurnPlan
 from massmem.backends.base import Completion
 from massmem.config.schema import OrchestratorConfig
 from massmem.context.compression import CompressionReport
@@ -32,8 +36,11 @@ from massmem.coordination.events import (
     AgentUpdateInjected,
     AnswerSubmitted,
     ContextCompressed,
+    EntryShared,
     Event,
     FinalAnswerDelta,
+    MemoryAccessed,
+    ShareRefused,
     VoteCast,
 )
 from massmem.coordination.prompts import Protocol
@@ -43,17 +50,29 @@ from massmem.coordination.tools import (
     Action,
     Invalid,
     NewAnswer,
+    ShareRequest,
     VoteAction,
     action_format,
     extract_json_action,
     is_placeholder,
     parse_action,
+    share_requests,
     workflow_tools,
 )
 from massmem.errors import InvalidResponse, ProviderUnavailable
+from massmem.memory.scoped_entries import (
+    EntryRefused,
+    ScopedEntry,
+    check_entry,
+    effective_entries,
+    render_entries,
+)
 from massmem.messages import Message, ReasoningDelta, StreamEvent, TextDelta, Usage
 
 __all__ = ["RunLoop", "one_line"]
+
+#: distinct entry types one agent may have in effect at once (a new type beyond is refused)
+MAX_ENTRY_TYPES_PER_AGENT = 8
 
 
 def one_line(error: BaseException, limit: int = 200) -> str:
@@ -110,6 +129,10 @@ class _Seat:
     #: reject or crash on ``tools`` or ``response_format``, so ``auto`` steps down a rung each
     #: time — tools, then JSON actions, then plain text
     refused: int = 0
+    #: results for the last reply's ``share`` calls, by call id (handed to ``acknowledge``)
+    receipts: dict[str, str] = field(default_factory=dict)
+    #: replies in a row that only shared (bounded by ``shared_entries.max_shares_per_turn``)
+    share_only: int = 0
 
 
 class RunLoop:
@@ -121,10 +144,20 @@ class RunLoop:
         config: OrchestratorConfig,
         question: str,
         history: Sequence[PastTurn],
+        *,
+        shared_entries: Sequence[ScopedEntry] = (),
+        turn: int | None = None,
     ) -> None:
         self.config = config
         self.question = question
         self.history = tuple(history)
+        #: the round's number (the session's turn number); entries are tagged with it
+        self.turn = turn if turn is not None else len(self.history) + 1
+        #: entries of earlier, completed rounds (only conversation-scoped ones can apply)
+        self.past_entries = tuple(shared_entries)
+        #: entries published during this round, in order
+        self.entries: list[ScopedEntry] = []
+        self.sharing = config.shared_entries.enabled
         self.state = CoordinationState(tuple(a.id for a in agents))
         self.seats = {a.id: _Seat(a, backend_base=a.backend_seconds) for a in agents}
         for agent in agents:
@@ -133,8 +166,10 @@ class RunLoop:
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.outbox: list[Event] = []
         self.timed_out = False
-        self._tools = tuple(workflow_tools(self.state.anon_ids()))
-        self._format = action_format(self.state.anon_ids())
+        share_types = config.shared_entries.types
+        anon = self.state.anon_ids()
+        self._tools = tuple(workflow_tools(anon, share=self.sharing, share_types=share_types))
+        self._format = action_format(anon, share=self.sharing, share_types=share_types)
 
     # -- the coordinator ------------------------------------------------------------------------
 
@@ -222,7 +257,15 @@ class RunLoop:
         auto = agent.action_mode == "auto"
         use_format = protocol == "json" and agent.backend.capabilities.json_schema
         plan = TurnPlan(
-            system=prompts.system_prompt(state, agent_id, agent.system_message, protocol, auto=auto),
+            system=prompts.system_prompt(
+                state,
+                agent_id,
+                agent.system_message,
+                protocol,
+                auto=auto,
+                sharing=self.sharing,
+                entries=self._entries_block(agent_id),
+            ),
             prompt=prompt,
             pin_prompt=pin,
             tools=self._tools if protocol == "tools" else (),
@@ -246,7 +289,9 @@ class RunLoop:
                     put(AgentReasoningDelta(agent_id, t))
 
         def context(notice: ContextNotice) -> None:
-            if isinstance(notice, CompressionReport):
+            if isinstance(notice, MemoryActivity):
+                put(MemoryAccessed(agent_id, notice.store, notice.op, notice.text, notice.results, notice.ms))
+            elif isinstance(notice, CompressionReport):
                 put(
                     ContextCompressed(
                         agent_id,
@@ -294,15 +339,35 @@ class RunLoop:
         if completion.text.strip():
             seat.texts.append(completion.text.strip())
         mode = seat.agent.action_mode
+        accept_tools = seat.protocol == "tools" or mode == "auto"
+        accept_json = seat.protocol != "tools" or mode == "auto"
+        notes: list[str] = []
+        if self.sharing and seat.protocol != "text":
+            requests = share_requests(completion, accept_tools=accept_tools, accept_json=accept_json)
+            for request in requests:
+                note = self._share(agent_id, request)
+                notes.append(note)
+                if request.call_id is not None:
+                    seat.receipts[request.call_id] = note
         action: Action | _FromText = parse_action(
             completion,
             self.state,
             agent_id,
-            accept_tools=seat.protocol == "tools" or mode == "auto",
-            accept_json=seat.protocol != "tools" or mode == "auto",
+            accept_tools=accept_tools,
+            accept_json=accept_json,
             max_answers=self.config.max_answers_per_agent,
             novelty=self.config.answer_novelty,
+            allow_share=self.sharing,
         )
+        if notes and isinstance(action, Invalid) and action.code == "no_action":
+            # Sharing is a step, not a mistake: say what was published and ask for the action.
+            seat.share_only += 1
+            if seat.share_only <= self.config.shared_entries.max_shares_per_turn:
+                self._ack(seat, completion, "Shared.")
+                self._launch(agent_id, prompts.shared_message(notes), retry=True)
+                return
+        if not isinstance(action, Invalid):
+            seat.share_only = 0
         if isinstance(action, Invalid):
             if seat.protocol == "text" and action.code == "no_action":
                 # Plain text is this protocol's normal reply, not a mistake.
@@ -336,7 +401,7 @@ class RunLoop:
     def _retry(self, agent_id: str, completion: Completion, why: Invalid) -> None:
         seat = self.seats[agent_id]
         seat.invalid += 1
-        seat.agent.acknowledge(completion, f"Not recorded: {why.code.replace('_', ' ')}.")
+        self._ack(seat, completion, f"Not recorded: {why.code.replace('_', ' ')}.")
         protocol = self._protocol(seat)
         reason = why.code + (f" ({why.detail})" if why.detail else "")
         self.outbox.append(AgentRetry(agent_id, reason, seat.invalid, protocol))
@@ -345,7 +410,7 @@ class RunLoop:
     def _give_up(self, agent_id: str, completion: Completion | None, reason: str) -> None:
         """Retries are spent: weak-model fallback in ``auto``/``text`` mode, else the agent fails."""
         if completion is not None:
-            self.seats[agent_id].agent.acknowledge(completion, "Not recorded.")
+            self._ack(self.seats[agent_id], completion, "Not recorded.")
         self._exhausted(agent_id, reason)
 
     def _exhausted(self, agent_id: str, reason: str) -> None:
@@ -390,7 +455,7 @@ class RunLoop:
             case NewAnswer(content=content):
                 answer = state.add_answer(agent_id, content)
                 if completion is not None:
-                    seat.agent.acknowledge(completion, f"Recorded as {answer.label}.")
+                    self._ack(seat, completion, f"Recorded as {answer.label}.")
                 self.outbox.append(
                     AnswerSubmitted(agent_id, answer.label, answer.content, answer.revision, implicit)
                 )
@@ -398,16 +463,67 @@ class RunLoop:
                 self._wake_waiting(exclude=agent_id)
             case VoteAction() if stale:
                 if completion is not None:
-                    seat.agent.acknowledge(completion, "Not counted: new answers arrived meanwhile.")
+                    self._ack(seat, completion, "Not counted: new answers arrived meanwhile.")
                 self._launch(agent_id, discarded=True)
             case VoteAction(agent_id=target, reason=reason):
                 vote = state.add_vote(agent_id, target, reason, implicit=implicit)
                 if completion is not None:
-                    seat.agent.acknowledge(completion, "Vote recorded.")
+                    self._ack(seat, completion, "Vote recorded.")
                 author = state.real_id(target) or target
                 latest = state.latest_answer(author)
                 label = latest.label if latest is not None else ""
                 self.outbox.append(VoteCast(agent_id, author, label, vote.reason, vote.implicit))
+
+    @staticmethod
+    def _ack(seat: _Seat, completion: Completion, text: str) -> None:
+        """Answer the reply's tool calls: ``share`` calls with their receipts, the rest with ``text``."""
+        receipts, seat.receipts = seat.receipts, {}
+        seat.agent.acknowledge(completion, text, receipts)
+
+    # -- shared entries -------------------------------------------------------------------------
+
+    def effective_entries(self) -> list[ScopedEntry]:
+        """The shared entries in effect right now (earlier rounds' and this round's)."""
+        return effective_entries([*self.past_entries, *self.entries], self.turn)
+
+    def _entries_block(self, agent_id: str) -> str | None:
+        entries = self.effective_entries()
+        if not entries:
+            return None
+
+        def name_of(author: str) -> str:
+            if author == agent_id:
+                return "you"
+            return self.state.anon_id(author) if author in self.state.status else author
+
+        return render_entries(entries, name_of, turn=self.turn)
+
+    def _share(self, agent_id: str, request: ShareRequest) -> str:
+        """Publish one requested entry (or refuse it); return the receipt the model is shown."""
+        options = self.config.shared_entries
+        current = self.effective_entries()
+        try:
+            kind, content, scope = check_entry(
+                request.type,
+                request.content,
+                request.scope,
+                allowed_types=options.types,
+                max_chars=options.max_chars,
+            )
+            own_types = {e.type for e in current if e.author == agent_id}
+            if kind not in own_types and len(own_types) >= MAX_ENTRY_TYPES_PER_AGENT:
+                raise EntryRefused(
+                    f"you already have {len(own_types)} entry types in effect; share a new "
+                    f"version of one of them ({', '.join(sorted(own_types))}) instead"
+                )
+        except EntryRefused as why:
+            self.outbox.append(ShareRefused(agent_id, str(why)))
+            return f"Not shared: {why}."
+        replaced = any(e.type == kind and e.author == agent_id for e in current)
+        self.entries.append(ScopedEntry(kind, content, scope, agent_id, self.turn))
+        self.outbox.append(EntryShared(agent_id, kind, scope, content, replaced))
+        suffix = "; it replaces your earlier entry of that type" if replaced else ""
+        return f"Shared as [{kind}] ({scope}){suffix}."
 
     def _wake_waiting(self, exclude: str) -> None:
         """Agents resting on votes that a new answer just cleared: ask them again, with the news."""

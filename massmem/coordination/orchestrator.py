@@ -25,6 +25,7 @@ from massmem.coordination.loop import RunLoop, _Done
 from massmem.coordination.result import AgentReport, RunResult, add_usage
 from massmem.coordination.state import Answer, PastTurn
 from massmem.errors import CoordinationError, UsageError
+from massmem.memory.scoped_entries import ScopedEntry
 from massmem.messages import Usage
 
 if TYPE_CHECKING:
@@ -73,11 +74,14 @@ class Orchestrator:
         question: str,
         *,
         history: Sequence[PastTurn] = (),
+        shared_entries: Sequence[ScopedEntry] = (),
+        turn: int | None = None,
         on_event: Callable[[Event], None] | None = None,
     ) -> RunResult:
         """Coordinate on ``question`` and return the result; ``on_event`` sees every event."""
         result: RunResult | None = None
-        async with aclosing(self.stream(question, history=history)) as events:
+        stream = self.stream(question, history=history, shared_entries=shared_entries, turn=turn)
+        async with aclosing(stream) as events:
             async for event in events:
                 if on_event is not None:
                     on_event(event)
@@ -86,8 +90,19 @@ class Orchestrator:
         assert result is not None, "stream ended without CoordinationFinished"
         return result
 
-    async def stream(self, question: str, *, history: Sequence[PastTurn] = ()) -> AsyncGenerator[Event, None]:
+    async def stream(
+        self,
+        question: str,
+        *,
+        history: Sequence[PastTurn] = (),
+        shared_entries: Sequence[ScopedEntry] = (),
+        turn: int | None = None,
+    ) -> AsyncGenerator[Event, None]:
         """Coordinate on ``question``, yielding events; the last one is :class:`CoordinationFinished`.
+
+        ``history`` holds the session's earlier questions and final answers;
+        ``shared_entries`` the entries earlier *completed* rounds published (conversation-
+        scoped ones stay in effect); ``turn`` numbers this round (default: after ``history``).
 
         Raises :class:`CoordinationError` when no answer at all came out (every agent failed,
         or the timeout passed before anyone answered).
@@ -97,7 +112,7 @@ class Orchestrator:
         self._busy = True
         for agent in self.agents:
             agent.begin(question)
-        loop = RunLoop(self.agents, self.config, question, history)
+        loop = RunLoop(self.agents, self.config, question, history, shared_entries=shared_entries, turn=turn)
         started = time.perf_counter()
         try:
             async with aclosing(loop.coordinate()) as events:
@@ -192,4 +207,5 @@ class Orchestrator:
             coordination_seconds=coordination_s,
             presentation_seconds=presentation_s,
             usage=total,
+            shared_entries=tuple(loop.entries),
         )

@@ -29,6 +29,7 @@ __all__ = [
     "presentation_system",
     "recorded_message",
     "render",
+    "shared_message",
     "system_prompt",
     "task_message",
     "update_message",
@@ -69,22 +70,43 @@ def _id_list(state: CoordinationState) -> str:
 
 
 def system_prompt(
-    state: CoordinationState, agent: str, system_message: str | None, protocol: Protocol, *, auto: bool
+    state: CoordinationState,
+    agent: str,
+    system_message: str | None,
+    protocol: Protocol,
+    *,
+    auto: bool,
+    sharing: bool = False,
+    entries: str | None = None,
 ) -> str:
-    """The system prompt for one call: persona, the team's rules, and how to act in ``protocol``."""
+    """The system prompt for one call: persona, the team's rules, and how to act in ``protocol``.
+
+    ``sharing`` explains the ``share`` tool (tools and JSON protocols only: plain-text
+    models cannot call it); ``entries`` is the rendered block of shared entries in effect.
+    The system prompt is rebuilt for every call, so entries shared meanwhile show up on
+    the next call and never fall to compression.
+    """
     ids = _id_list(state)
     if protocol == "tools":
         fallback = render("json_fallback") if auto else ""
         how = render("protocol_tools", agent_ids=ids, fallback=fallback)
     else:
         how = render(f"protocol_{protocol}", agent_ids=ids)
+    share = render(f"share_{protocol}").rstrip() if sharing and protocol != "text" else ""
     return render(
         "system",
         persona=_persona(system_message),
         anon_id=state.anon_id(agent),
         team_size=len(state.agent_ids),
         protocol=how.strip(),
+        sharing=share,
+        entries=f"\n\n{entries}" if entries else "",
     ).strip()
+
+
+def shared_message(receipts: Sequence[str]) -> str:
+    """After a reply that only shared: what became of each entry, and a request for the action."""
+    return render("shared", receipts="\n".join(receipts)).strip()
 
 
 def history_block(history: Sequence[PastTurn]) -> str:

@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from massmem.coordination.state import AgentStatus, Answer, Vote
+from massmem.memory.scoped_entries import ScopedEntry
 from massmem.messages import Usage
 
 __all__ = ["AgentReport", "RunResult", "add_usage"]
@@ -45,6 +46,8 @@ class RunResult:
     ``final_answer`` is the winner's presentation, or the winning answer's text when the
     presentation was skipped, failed (``presentation_error`` says why) or came back empty.
     ``votes`` are the votes standing at the end (implicit ones marked).
+    ``shared_entries`` are the entries published during this round, in order (superseded
+    ones included); whoever keeps the round keeps them with it.
     """
 
     question: str
@@ -60,6 +63,7 @@ class RunResult:
     coordination_seconds: float
     presentation_seconds: float
     usage: Usage
+    shared_entries: tuple[ScopedEntry, ...] = ()
 
     @property
     def total_seconds(self) -> float:

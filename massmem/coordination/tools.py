@@ -3,7 +3,13 @@
 A model ends each turn with ``new_answer(content)`` or ``vote(agent_id, reason)``.  Models
 that can call tools get them as :class:`ToolSpec`; models that cannot are asked for a JSON
 object ``{"action": "new_answer" | "vote", ...}`` (the same arguments), through the
-provider's structured-output mode when it has one.  :func:`parse_action` reads either from
+provider's structured-output mode when it has one.
+
+When the team enables shared entries, a third tool, ``share(type, content, scope)``,
+publishes a typed entry for the whole team.  It does not end the turn: a reply may share
+and act at once, or share and be asked for its action (JSON replies carry the same
+requests in a ``"share"`` list).  :func:`share_requests` reads them; the action parser
+ignores them.  :func:`parse_action` reads either from
 a :class:`Completion` and validates it against the state, so every rule the team enforces
 is decided here, in one pure function, and explained with an enforcement code that
 :mod:`massmem.coordination.prompts` turns into a message for the model.
@@ -22,21 +28,25 @@ from massmem.coordination.state import CoordinationState, normalise_answer
 
 __all__ = [
     "NEW_ANSWER",
+    "SHARE",
     "VOTE",
     "Action",
     "Invalid",
     "InvalidCode",
     "NewAnswer",
+    "ShareRequest",
     "VoteAction",
     "action_format",
     "extract_json_action",
     "parse_action",
+    "share_requests",
     "validate",
     "workflow_tools",
 ]
 
 NEW_ANSWER = "new_answer"
 VOTE = "vote"
+SHARE = "share"
 
 InvalidCode: TypeAlias = Literal[
     "no_action",
@@ -75,8 +85,53 @@ class Invalid:
 Action: TypeAlias = NewAnswer | VoteAction | Invalid
 
 
-def workflow_tools(anon_ids: Sequence[str]) -> list[ToolSpec]:
-    """The two tools, with the vote target restricted to the team's anonymous ids."""
+@dataclass(frozen=True, slots=True)
+class ShareRequest:
+    """A ``share`` the model asked for, unchecked; ``call_id`` is None for a JSON reply."""
+
+    type: Any
+    content: Any
+    scope: Any
+    call_id: str | None = None
+
+
+def share_tool(types: Sequence[str] | None = None) -> ToolSpec:
+    """The ``share`` tool; ``types`` restricts the entry type when the team configured a list."""
+    type_schema: dict[str, Any] = {
+        "type": "string",
+        "description": "One word naming the kind of entry, e.g. plan, finding, constraint.",
+    }
+    if types:
+        type_schema["enum"] = list(types)
+    return ToolSpec(
+        name=SHARE,
+        description=(
+            "Publish an entry every agent on the team will see from now on: a plan, a key "
+            "finding, a constraint. It does not end your turn - still finish with new_answer or "
+            "vote. A later entry of the same type from you replaces your earlier one. scope "
+            "'round': for the current question only; 'conversation': also for later questions."
+        ),
+        parameters={
+            "type": "object",
+            "properties": {
+                "type": type_schema,
+                "content": {"type": "string", "description": "The entry itself, self-contained."},
+                "scope": {"type": "string", "enum": ["round", "conversation"]},
+            },
+            "required": ["type", "content", "scope"],
+            "additionalProperties": False,
+        },
+    )
+
+
+def workflow_tools(
+    anon_ids: Sequence[str], *, share: bool = False, share_types: Sequence[str] | None = None
+) -> list[ToolSpec]:
+    """The action tools, with the vote target restricted to the team's anonymous ids.
+
+    ``share`` adds the non-terminal ``share`` tool (see :func:`share_tool`).
+    """
+    extra = [share_tool(share_types)] if share else []
     return [
         ToolSpec(
             name=NEW_ANSWER,
@@ -108,21 +163,30 @@ def workflow_tools(anon_ids: Sequence[str]) -> list[ToolSpec]:
                 "additionalProperties": False,
             },
         ),
+        *extra,
     ]
 
 
-def action_format(anon_ids: Sequence[str]) -> JsonSchemaFormat:
-    """The JSON-schema response format for models that cannot call tools."""
+def action_format(
+    anon_ids: Sequence[str], *, share: bool = False, share_types: Sequence[str] | None = None
+) -> JsonSchemaFormat:
+    """The JSON-schema response format for models that cannot call tools.
+
+    ``share`` allows an optional ``"share"`` list of entries beside the action.
+    """
+    properties: dict[str, Any] = {
+        "action": {"type": "string", "enum": [NEW_ANSWER, VOTE]},
+        "content": {"type": "string"},
+        "agent_id": {"type": "string", "enum": list(anon_ids)},
+        "reason": {"type": "string"},
+    }
+    if share:
+        properties["share"] = {"type": "array", "items": share_tool(share_types).parameters}
     return JsonSchemaFormat(
         name="team_action",
         schema={
             "type": "object",
-            "properties": {
-                "action": {"type": "string", "enum": [NEW_ANSWER, VOTE]},
-                "content": {"type": "string"},
-                "agent_id": {"type": "string", "enum": list(anon_ids)},
-                "reason": {"type": "string"},
-            },
+            "properties": properties,
             "required": ["action"],
             "additionalProperties": False,
         },
@@ -143,7 +207,7 @@ def extract_json_action(text: str) -> dict[str, Any] | None:
                 value, _ = _decoder.raw_decode(chunk, start)
             except json.JSONDecodeError:
                 value = None
-            if isinstance(value, dict) and ({"action", "content", "agent_id"} & value.keys()):
+            if isinstance(value, dict) and ({"action", "content", "agent_id", "share"} & value.keys()):
                 return value
             start = chunk.find("{", start + 1)
     return None
@@ -159,8 +223,8 @@ def _normalise_target(raw: Any) -> str:
     return f"agent{int(match.group(1))}" if match else text.strip()
 
 
-def _from_tool_calls(completion: Completion) -> Action | None:
-    calls = completion.tool_calls
+def _from_tool_calls(completion: Completion, *, allow_share: bool = False) -> Action | None:
+    calls = [c for c in completion.tool_calls if not (allow_share and c.name == SHARE)]
     if not calls:
         return None
     names = [c.name for c in calls]
@@ -174,8 +238,10 @@ def _from_tool_calls(completion: Completion) -> Action | None:
     return _from_arguments(names[0], calls[0].arguments)
 
 
-def _from_json(data: dict[str, Any]) -> Action:
+def _from_json(data: dict[str, Any]) -> Action | None:
     action = data.get("action")
+    if action is None and not ({"content", "agent_id"} & data.keys()):
+        return None  # only entries to share
     if action is None:
         has_answer, has_vote = "content" in data, "agent_id" in data
         if has_answer and has_vote:
@@ -230,14 +296,16 @@ def parse_action(
     accept_json: bool = True,
     max_answers: int | None = None,
     novelty: str = "lenient",
+    allow_share: bool = False,
 ) -> Action:
     """Read the one action a reply expresses and check it against the rules.
 
     Tool calls win over JSON in the text; JSON is only looked for when the reply has no
     workflow tool call and ``accept_json`` is on (a weak model in ``auto`` mode may write
-    the action as text even when offered tools).
+    the action as text even when offered tools).  With ``allow_share``, ``share`` calls are
+    not actions (and not unknown tools): :func:`share_requests` handles them.
     """
-    action: Action | None = _from_tool_calls(completion) if accept_tools else None
+    action: Action | None = _from_tool_calls(completion, allow_share=allow_share) if accept_tools else None
     if action is None and accept_json:
         data = extract_json_action(completion.text)
         if data is not None:
@@ -247,6 +315,34 @@ def parse_action(
     if isinstance(action, Invalid):
         return action
     return validate(action, state, agent, max_answers=max_answers, novelty=novelty)
+
+
+def share_requests(
+    completion: Completion, *, accept_tools: bool = True, accept_json: bool = True
+) -> list[ShareRequest]:
+    """Every entry a reply asks to share: ``share`` tool calls, else a JSON reply's ``share`` list."""
+    if accept_tools:
+        calls = [c for c in completion.tool_calls if c.name == SHARE]
+        if calls:
+            return [
+                ShareRequest(
+                    c.arguments.get("type"), c.arguments.get("content"), c.arguments.get("scope"), c.id
+                )
+                for c in calls
+            ]
+    if not accept_json or completion.tool_calls:
+        return []
+    data = extract_json_action(completion.text)
+    raw = data.get("share") if data is not None else None
+    if isinstance(raw, dict):
+        raw = [raw]
+    if not isinstance(raw, list):
+        return []
+    return [
+        ShareRequest(item.get("type"), item.get("content"), item.get("scope"))
+        for item in raw
+        if isinstance(item, dict)
+    ]
 
 
 _PLACEHOLDER = re.compile(r"^\s*(?:<[^<>]{0,60}>|\.{2,}|…|\W*)\s*$")

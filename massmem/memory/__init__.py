@@ -19,6 +19,7 @@ _EXPORTS = {
     "Winner": "massmem.memory.persistent",
     "SharedMemory": "massmem.memory.shared",
     "SharedEntry": "massmem.memory.shared",
+    "ScopedEntry": "massmem.memory.scoped_entries",
     "Embedder": "massmem.memory.embedder",
     "create_embedder": "massmem.memory.embedder",
     "open_store": "massmem.memory.store",

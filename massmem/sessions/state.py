@@ -128,6 +128,9 @@ class TurnState:
     finished_at: float = 0.0
     #: history turns the team saw with this question (after the last reset)
     history_turns: int = 0
+    #: shared entries published during this turn (``SharedEntry.to_dict()``): saved with the
+    #: turn, so a failed or cancelled turn, which is never saved, leaves none behind
+    shared_entries: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def vote_counts(self) -> dict[str, int]:
@@ -169,6 +172,7 @@ class TurnState:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "history_turns": self.history_turns,
+            "shared_entries": list(self.shared_entries),
         }
 
     @classmethod
@@ -209,6 +213,7 @@ class TurnState:
             started_at=float(data.get("started_at", 0.0)),
             finished_at=float(data.get("finished_at", 0.0)),
             history_turns=int(data.get("history_turns", 0)),
+            shared_entries=[dict(e) for e in data.get("shared_entries") or () if isinstance(e, Mapping)],
         )
 
 
@@ -266,6 +271,16 @@ class SessionState:
     def history(self) -> list[tuple[str, str]]:
         """``(question, final answer)`` of every turn since the last reset, oldest first."""
         return [(t.question, t.final_answer) for t in self.turns if t.number > self.reset_after]
+
+    def shared_entries(self) -> list[dict[str, Any]]:
+        """Conversation-scoped shared entries of the turns since the last reset, oldest first."""
+        return [
+            entry
+            for t in self.turns
+            if t.number > self.reset_after
+            for entry in t.shared_entries
+            if entry.get("scope") == "conversation"
+        ]
 
     # -- changes ----------------------------------------------------------------------------
     def add_turn(self, turn: TurnState) -> None:

@@ -10,7 +10,7 @@ import pytest
 from massmem.agents.team_memory import TeamMemory
 from massmem.backends.scripted import AnswerReply, ScriptedBackend, VoteReply
 from massmem.config.schema import TeamConfig
-from massmem.coordination import Orchestrator
+from massmem.coordination import MemoryAccessed, Orchestrator
 from massmem.messages import SystemMessage
 
 FACT = "The Bluebird project ships its first release on the 14th of March."
@@ -68,7 +68,17 @@ async def test_previous_winners_knowledge_reaches_the_other_agent_next_turn() ->
     # Turn 2: bob starts from scratch, but alice's turn-1 knowledge and the shared record reach him.
     script(bob, AnswerReply("March 14th."), VoteReply("agent2", "ok"))
     script(alice, VoteReply("agent2", "right"))
-    await orchestrator.run("Remind me: what ships in March?", on_event=memory.on_event)
+    seen: list[Any] = []
+
+    def both(event: Any) -> None:
+        seen.append(event)
+        memory.on_event(event)
+
+    await orchestrator.run("Remind me: what ships in March?", on_event=both)
+    # each retrieval is an event for the live view: store, query, results, timing
+    retrievals = [e for e in seen if isinstance(e, MemoryAccessed) and e.agent_id == "bob"]
+    assert retrievals and retrievals[0].store == "persistent" and retrievals[0].op == "query"
+    assert retrievals[0].results >= 1 and "March" in retrievals[0].text and retrievals[0].ms > 0
     first_call = system_of(scripted(bob))
     assert "Relevant memories" in first_call
     assert "Bluebird" in first_call

@@ -11,8 +11,9 @@ import pytest
 
 from massmem.agents.store_binding import StoreBinding, attach_memory_stores
 from massmem.backends.scripted import AnswerReply, ScriptedBackend, VoteReply
+from massmem.cli.display import describe
 from massmem.config.schema import TeamConfig
-from massmem.coordination import Orchestrator
+from massmem.coordination import MemoryAccessed, Orchestrator
 from massmem.memory.stores.list_store import ListStore
 from massmem.messages import SystemMessage
 
@@ -70,8 +71,21 @@ async def test_reads_and_writes_follow_the_attachments(tmp_path: Path) -> None:
         alice, AnswerReply("Releases go out every second Thursday."), VoteReply("agent1", "mine is complete")
     )
     script(bob, VoteReply("agent1", "agreed with the Thursday answer"))
-    result = await orchestrator.run("When do releases go out?")
+    seen: list[Any] = []
+    result = await orchestrator.run("When do releases go out?", on_event=seen.append)
     assert result.winner == "alice"
+
+    # every query and write also reaches the event stream (the live view), attributed
+    live = [e for e in seen if isinstance(e, MemoryAccessed)]
+    assert {(e.agent_id, e.store, e.op) for e in live} == {
+        ("alice", "kb", "query"),
+        ("alice", "board", "query"),
+        ("alice", "board", "add"),
+        ("bob", "board", "query"),
+    }
+    kb_query = next(e for e in live if e.store == "kb")
+    assert kb_query.results == 1 and kb_query.ms >= 0 and "releases" in kb_query.text.lower()
+    assert "memory kb: 1 result" in (describe(kb_query) or "")
 
     alice_sees, bob_sees = system_of(alice), system_of(bob)
     assert "MEMORY STORE 'kb' (list)" in alice_sees and "second Thursday" in alice_sees
