@@ -54,6 +54,7 @@ HELP = """Commands:
   /history         the turns of this session (those before a /reset are marked)
   /context         token usage per agent (last turn, whole session, current conversation)
   /memory [query]  what persistent memory holds for this session (search with a query)
+  /entries         shared entries in effect for the next question (the share tool)
   /sessions        recent sessions
   /reset           start over: earlier turns leave the context, agents' conversations empty
   /clear           clear the screen
@@ -262,6 +263,7 @@ class Repl:
             "/history": self._history,
             "/context": self._context,
             "/memory": self._memory,
+            "/entries": self._entries,
             "/sessions": self._sessions,
             "/reset": self._reset,
             "/clear": self._clear,
@@ -295,6 +297,17 @@ class Repl:
             last = state.turns[-1]
             lines.insert(3, f"last      turn {last.number} won by {last.winner}")
         self.say("\n".join(lines))
+
+    def _entries(self, built: TeamSession, arg: str) -> None:
+        from massmem.memory.scoped_entries import effective_entries, render_entries
+
+        state = built.session.state
+        if not self.team.orchestrator.shared_entries.enabled:
+            self.say("shared entries are off (orchestrator.shared_entries.enabled: true turns them on)")
+            return
+        entries = effective_entries(built.shared_entries(), state.next_turn)
+        block = render_entries(entries, str, turn=state.next_turn)
+        self.say(block or "no shared entries carry over to the next question (round-scoped ones end with it)")
 
     def _history(self, built: TeamSession, arg: str) -> None:
         state = built.session.state

@@ -118,6 +118,11 @@ def _show_text(export: dict[str, Any]) -> str:
         lines.append(f"\n── turn {turn['number']}{mark} · winner {turn['winner']} ({votes})")
         lines.append(f"Q: {turn['question']}")
         lines.append(f"A: {turn['final_answer']}")
+        for entry in turn.get("shared_entries") or ():
+            lines.append(
+                f"shared [{entry.get('type')}] by {entry.get('author')} ({entry.get('scope')}): "
+                + " ".join(str(entry.get("content", "")).split())[:200]
+            )
     agents = state.get("agents") or {}
     if agents:
         lines.append("")

@@ -178,3 +178,18 @@ def test_the_cli_runs_a_sharing_team_and_lists_entries_in_json(tmp_path: Path, m
         ("style", "alice"),
         ("plan", "alice"),
     ]
+
+    shown = run_cli("sessions", "show", "cli-shares")
+    assert "shared [style] by alice (conversation): Answer in one sentence." in shown.stdout
+
+    # the interactive /entries command: what carries over to the next question
+    piped = run_cli("run", "-c", str(path), "-i", "--session-id", "cli-shares", "--json", stdin="/entries\n")
+    assert piped.returncode == 0, piped.stderr
+    assert "[style] by alice (conversation, from question 1):" in piped.stdout
+    assert "Only for question one." not in piped.stdout
+
+
+def run_cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "massmem", *args], input=stdin, capture_output=True, text=True, timeout=60
+    )

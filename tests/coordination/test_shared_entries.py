@@ -5,6 +5,7 @@ from __future__ import annotations
 from massmem.agents import Agent
 from massmem.backends.base import Capabilities
 from massmem.backends.scripted import AnswerReply, ScriptedBackend, ShareReply, VoteReply
+from massmem.cli.display import describe
 from massmem.config.schema import OrchestratorConfig, SharedEntriesConfig
 from massmem.coordination import (
     AgentRetry,
@@ -84,6 +85,9 @@ async def test_later_entry_of_same_type_replaces_and_only_the_latest_is_shown() 
     bob = scripted_agent("bob", [VoteReply("agent1")], latency=0.08)
     result, events = await run_team([alice, bob], sharing())
     assert [e.replaced for e in of_kind(events, EntryShared)] == [False, True]
+    assert describe(of_kind(events, EntryShared)[1]) == (
+        "[alice] shared [plan] (round, replaces its earlier one): plan v2"
+    )
     assert [e.content for e in result.shared_entries] == ["plan v1", "plan v2"]  # the record keeps both
     system = backend_of(bob).requests[-1].messages[0].content
     assert "plan v2" in system and "plan v1" not in system
