@@ -35,6 +35,7 @@ FAKE_KEYS = {
 EXPECTED_EXAMPLES = {
     "local",
     "scripted",
+    "shared_entries",
     "openai",
     "claude",
     "gemini",
