@@ -122,6 +122,8 @@ class _Seat:
     usage: Usage = field(default_factory=Usage)
     #: the agent's cumulative backend time when this question began
     backend_base: float = 0.0
+    #: the agent's summary-request usage when this question began (compression costs tokens too)
+    summary_base: Usage = field(default_factory=Usage)
     #: ``auto`` agent whose retries ran out once: it evidently cannot act, so later turns
     #: use the plain-text protocol instead of spending every retry again
     degraded: bool = False
@@ -159,7 +161,9 @@ class RunLoop:
         self.entries: list[ScopedEntry] = []
         self.sharing = config.shared_entries.enabled
         self.state = CoordinationState(tuple(a.id for a in agents))
-        self.seats = {a.id: _Seat(a, backend_base=a.backend_seconds) for a in agents}
+        self.seats = {
+            a.id: _Seat(a, backend_base=a.backend_seconds, summary_base=a.summary_usage) for a in agents
+        }
         for agent in agents:
             agent.compression.reactive_ratio = config.compression_target_ratio
         self.queue: asyncio.Queue[_Done | Event] = asyncio.Queue()

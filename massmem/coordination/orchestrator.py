@@ -22,7 +22,7 @@ from massmem.agents.agent import Agent
 from massmem.config.schema import OrchestratorConfig
 from massmem.coordination.events import CoordinationFinished, Event, WinnerSelected
 from massmem.coordination.loop import RunLoop, _Done
-from massmem.coordination.result import AgentReport, RunResult, add_usage
+from massmem.coordination.result import AgentReport, RunResult, add_usage, usage_since
 from massmem.coordination.state import Answer, PastTurn
 from massmem.errors import CoordinationError, UsageError
 from massmem.memory.scoped_entries import ScopedEntry
@@ -177,7 +177,7 @@ class Orchestrator:
         total = Usage()
         for agent_id in state.agent_ids:
             seat = loop.seats[agent_id]
-            usage = seat.usage
+            usage = add_usage(seat.usage, usage_since(seat.summary_base, seat.agent.summary_usage))
             if agent_id == answer.author:
                 usage = add_usage(usage, presentation_usage)
             total = add_usage(total, usage)

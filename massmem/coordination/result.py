@@ -9,7 +9,7 @@ from massmem.coordination.state import AgentStatus, Answer, Vote
 from massmem.memory.scoped_entries import ScopedEntry
 from massmem.messages import Usage
 
-__all__ = ["AgentReport", "RunResult", "add_usage"]
+__all__ = ["AgentReport", "RunResult", "add_usage", "usage_since"]
 
 
 def add_usage(total: Usage, more: Usage | None) -> Usage:
@@ -25,9 +25,22 @@ def add_usage(total: Usage, more: Usage | None) -> Usage:
     )
 
 
+def usage_since(before: Usage, after: Usage) -> Usage | None:
+    """What a running total grew by between two readings (None when it did not grow)."""
+    grown = Usage(
+        input_tokens=after.input_tokens - before.input_tokens,
+        output_tokens=after.output_tokens - before.output_tokens,
+        reasoning_tokens=after.reasoning_tokens - before.reasoning_tokens,
+        cached_tokens=after.cached_tokens - before.cached_tokens,
+        estimated=after.estimated,
+    )
+    return grown if grown.total_tokens > 0 else None
+
+
 @dataclass(frozen=True, slots=True)
 class AgentReport:
-    """How one agent took part.  ``status`` is its state when the run ended."""
+    """How one agent took part.  ``status`` is its state when the run ended; ``usage``
+    includes the summary requests its context compression made during the run."""
 
     agent_id: str
     anon_id: str

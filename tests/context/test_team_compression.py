@@ -62,6 +62,11 @@ async def test_a_long_session_is_compressed_reactively_and_the_run_goes_on() -> 
     accepted = [r for r in toy.main_requests if r not in toy.refused]
     assert all(model_tokens(r) <= 900 for r in accepted)
     assert toy.refused and not any(r in toy.refused for r in accepted)
+    # The summary requests are real spend: they count in the run's usage.
+    summary_in = sum(model_tokens(r) for r in toy.summary_requests if r not in toy.refused)
+    main_in = sum(model_tokens(r) for r in toy.main_requests if r not in toy.refused)
+    assert summary_in > 0 and result.usage.input_tokens == main_in + summary_in
+    assert result.agent("solo").usage == result.usage
     usage = [e for e in events if isinstance(e, AgentContextUsage)]
     assert usage and usage[0].agent_id == "solo" and usage[0].window == 900
     assert usage[0].turn == 1 and not usage[0].estimated
