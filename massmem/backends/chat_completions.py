@@ -302,6 +302,9 @@ class ChatCompletionsBackend(Backend):
     llama-cpp-python hides a context-length error inside an empty ``200``
     stream and reports no usage when streaming, and the preflight surfaces
     both (the prompt is cached server-side, so the real request reuses it).
+    ``type: local`` turns it on; any other server gets it after its first empty
+    stream whose non-streamed twin reveals an error (a user-run llama-cpp-python
+    server behind ``provider: llamacpp`` or a bare ``base_url``).
     A stream that ends without a finish reason is a failure, never a short
     answer: that is how a dropped connection (or a server cutting a stream
     off) looks from here.
@@ -362,14 +365,24 @@ class ChatCompletionsBackend(Backend):
         except Exception as exc:
             raise self._translate(exc) from None
         assembler = _StreamAssembler()
+        streamed = False
         try:
             async for chunk in sdk_stream:
                 for event in assembler.feed(chunk):
+                    streamed = True
                     yield event
         except Exception as exc:
             raise self._translate(exc) from None
         finally:
             await _close_quietly(sdk_stream)
+        if assembler.finish_reason is None and not streamed and self._may_hide_errors():
+            # An empty stream with no finish: llama-cpp-python's way of hiding an error (a
+            # context overflow among them) behind a 200.  Ask once without streaming to learn
+            # the real error; if there is one, preflight every later request on this server.
+            error = await self._probe_error(client, request)
+            if error is not None:
+                self._preflight = True
+                raise error from None
         if assembler.finish_reason is None:
             raise ProviderUnavailable(
                 f"{self.provider}: the stream from {self.base_url} ended before the model finished "
@@ -459,6 +472,28 @@ class ChatCompletionsBackend(Backend):
                     raise
                 self._send_stream_options = False
         return await client.chat.completions.create(**params)
+
+    def _may_hide_errors(self) -> bool:
+        """Self-hosted servers (no key needed) may stream errors away; cloud APIs do not."""
+        return not self._preflight and not self._key_required
+
+    async def _probe_error(self, client: AsyncOpenAI, request: ModelRequest) -> BackendError | None:
+        """The error a non-streamed one-token copy of ``request`` meets (None if it succeeds).
+
+        The server may have dropped the connection the empty stream came on, so a transport
+        failure gets one more try on a fresh connection before it counts as the answer.
+        """
+        params = self._request_params(request)
+        for attempt in (1, 2):
+            try:
+                await self._preflight_prompt_tokens(client, params)
+            except Exception as exc:
+                error = self._translate(exc)
+                if attempt == 1 and isinstance(error, ProviderUnavailable):
+                    continue
+                return error
+            return None
+        return None
 
     async def _preflight_prompt_tokens(self, client: AsyncOpenAI, params: dict[str, Any]) -> int | None:
         probe = {

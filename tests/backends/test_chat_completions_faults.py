@@ -325,3 +325,65 @@ async def test_plain_400_is_not_mistaken_for_context_length(loopback: LoopbackSe
     error = await failure(make_backend(loopback))
     assert type(error) is BackendError
     assert "temperature" in str(error)
+
+
+# ----------------------------------------------------------------------------- errors hidden in streams
+
+
+def one_token_completion() -> Reply:
+    """A non-streamed chat completion of one token, as a preflight gets it."""
+    return Reply(
+        json_body={
+            "id": "cmpl-1",
+            "object": "chat.completion",
+            "created": 0,
+            "model": "test-model",
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": "H"}, "finish_reason": "length"}
+            ],
+            "usage": {"prompt_tokens": 7, "completion_tokens": 1, "total_tokens": 8},
+        }
+    )
+
+
+async def test_a_self_hosted_empty_stream_is_explained_by_a_non_streamed_probe(
+    loopback: LoopbackServer,
+) -> None:
+    """llama-cpp-python answers a streamed overflow with an empty 200: the backend asks once
+    without streaming, reports the real context error, and preflights from then on."""
+    loopback.push(wire.sse([], done=False))  # an empty 200 stream, no finish
+    loopback.push(wire.llama_cpp_python_context_error(512, 710, 16))  # the non-streamed twin
+    backend = make_backend(loopback, provider="llamacpp", api_key=None, base_url=f"{loopback.url}/v1")
+    loopback.push(one_token_completion())  # later: the preflight of the next request...
+    loopback.push(wire.text_reply("hi", usage=None))  # ...then its stream
+    try:
+        with pytest.raises(ContextLengthExceeded) as caught:
+            async for _ in backend.stream(HELLO):
+                pass
+        assert (caught.value.requested_tokens, caught.value.allowed_tokens) == (726, 512)
+        probe = json.loads(loopback.requests[1].body)
+        assert "stream" not in probe and probe["max_tokens"] == 1
+        events = [e async for e in backend.stream(HELLO)]
+        assert json.loads(loopback.requests[2].body)["max_tokens"] == 1  # preflight now on
+    finally:
+        await backend.aclose()
+    assert any(getattr(e, "text", "") == "hi" for e in events)
+
+
+async def test_an_empty_stream_the_probe_cannot_explain_stays_a_dropped_stream(
+    loopback: LoopbackServer,
+) -> None:
+    loopback.push(wire.sse([], done=False))
+    loopback.push(one_token_completion())  # the probe succeeds: nothing hidden
+    error = await failure(
+        make_backend(loopback, provider="llamacpp", api_key=None, base_url=f"{loopback.url}/v1")
+    )
+    assert isinstance(error, ProviderUnavailable) and "ended before the model finished" in str(error)
+    assert len(loopback.requests) == 2
+
+
+async def test_cloud_providers_are_never_probed(loopback: LoopbackServer) -> None:
+    loopback.push(wire.sse([], done=False))
+    error = await failure(make_backend(loopback, provider="openai"))
+    assert isinstance(error, ProviderUnavailable)
+    assert len(loopback.requests) == 1

@@ -152,8 +152,12 @@ async def test_too_long_prompt_is_context_length_exceeded_with_numbers(backend: 
     assert "maximum context length is 512 tokens" in str(error)
 
 
-async def test_the_raw_server_hides_streamed_overflow_in_an_empty_200(config: LocalBackendConfig) -> None:
-    """Why the local backend preflights: without it, a streamed overflow is just a stream that stops."""
+async def test_a_streamed_overflow_hidden_in_an_empty_200_is_still_a_context_error(
+    config: LocalBackendConfig,
+) -> None:
+    """llama-cpp-python streams an overflow as an empty 200.  A chatcompletion backend that was
+    not told to preflight (``provider: llamacpp`` at a user-run server) asks once without
+    streaming, reports the real ContextLengthExceeded, and preflights from then on."""
     holder = LocalServerBackend(config)
     await holder.start()
     assert holder.server is not None
@@ -165,10 +169,16 @@ async def test_the_raw_server_hides_streamed_overflow_in_an_empty_200(config: Lo
         preflight=False,
     )
     try:
-        with pytest.raises(ProviderUnavailable, match="ended before the model finished"):
+        with pytest.raises(ContextLengthExceeded) as caught:
             await collect(plain.stream(ModelRequest([UserMessage("word " * 700)], max_tokens=16)))
+        assert caught.value.allowed_tokens == N_CTX
+        assert plain._preflight  # learnt: this server hides errors in streams
+        # the raw evidence: the same request without streaming is a 400 with the numbers
         status, body = raw_chat(holder.server.url, {"messages": [{"role": "user", "content": "word " * 700}]})
         assert status == 400 and body["error"]["code"] == "context_length_exceeded"
+        # and a normal request still streams an answer with usage
+        done = await collect(plain.stream(ModelRequest([UserMessage("Say hi.")], max_tokens=8)))
+        assert done.usage is not None and done.usage.input_tokens > 0
     finally:
         await plain.aclose()
         await holder.aclose()
