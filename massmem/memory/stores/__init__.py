@@ -1,7 +1,8 @@
 """Pluggable memory stores: one protocol (:class:`MemoryStore`), a registry by type name.
 
 Types resolve lazily (``"module:Class"``), so naming a store in a config never imports
-Qdrant or the embedder until the store is built.  ``chroma`` is not shipped.
+Qdrant, ChromaDB or the embedder until the store is built.  ``chroma`` needs the optional
+``massmem[chroma]`` extra; without it, building one is a :class:`~massmem.errors.MemoryError_`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ __all__ = ["MemoryResult", "MemoryStore", "build_store", "known_store_types", "r
 # type name -> "module:Class"; the class has ``from_config(config) -> MemoryStore``
 _LAZY: dict[str, str] = {
     "blackboard": "massmem.memory.stores.blackboard:BlackboardStore",
+    "chroma": "massmem.memory.stores.chroma_store:ChromaStore",
     "file": "massmem.memory.stores.file_store:FileStore",
     "list": "massmem.memory.stores.list_store:ListStore",
     "mem0": "massmem.memory.stores.mem0_store:Mem0Store",

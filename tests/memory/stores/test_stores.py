@@ -31,10 +31,10 @@ def store_config(**entry: Any) -> Any:
 # ----------------------------------------------------------------------------- registry
 
 
-def test_registry_knows_the_shipped_types_and_not_chroma() -> None:
-    assert known_store_types() == ["blackboard", "file", "list", "mem0", "vector"]
+def test_registry_knows_the_shipped_types() -> None:
+    assert known_store_types() == ["blackboard", "chroma", "file", "list", "mem0", "vector"]
     with pytest.raises(UsageError, match="known types"):
-        build_store(type("C", (), {"type": "chroma", "name": "x"})())
+        build_store(type("C", (), {"type": "pinecone", "name": "x"})())
 
 
 def test_registry_accepts_a_new_type() -> None:
