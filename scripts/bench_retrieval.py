@@ -436,6 +436,7 @@ def main(argv: list[str] | None = None) -> int:
 
     embedder = LocalEmbedder()
     embedder.embed_one("warm up the shared model before any timing")
+    print(f"local embedder runtime: {embedder.runtime} (MASSMEM_EMBED_RUNTIME=torch|onnx to choose)")
 
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="massmem-bench-") as tmp:
@@ -466,6 +467,7 @@ def main(argv: list[str] | None = None) -> int:
             "questions": n_questions,
             "ks": ks,
             "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "loadavg_end": _loadavg()},
+            "embed_runtime": embedder.runtime,
             "systems": results,
         }
         args.json.write_text(json.dumps(payload, indent=2), encoding="utf-8")

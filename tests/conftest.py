@@ -24,10 +24,18 @@ _KEY_VARS = (
 )
 
 
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One model cache for the whole run (the int8 embedding model is built once, ~10 s),
+    shared by every test's MASSMEM_HOME and the CLI processes tests start."""
+    return tmp_path_factory.mktemp("model_cache")
+
+
 @pytest.fixture(autouse=True)
-def massmem_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def massmem_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model_cache: Path) -> Iterator[Path]:
     home = tmp_path / "massmem_home"
     monkeypatch.setenv("MASSMEM_HOME", str(home))
+    monkeypatch.setenv("MASSMEM_CACHE_DIR", str(model_cache))
     for var in _KEY_VARS:
         monkeypatch.delenv(var, raising=False)
     # Forbid the SDKs from reaching any real host through proxies or defaults.

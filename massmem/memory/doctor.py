@@ -126,7 +126,9 @@ def _check_embedder(pconfig: PersistentMemoryConfig, state: dict[str, Any]) -> t
         raise RuntimeError(f"expected 2 x {embedder.dims} vectors, got {vectors.shape}")
     similarity = float(np.dot(vectors[0], vectors[1]))
     state["embedder"] = embedder
-    return "ok", f"{embedder.name}, {embedder.dims} dimensions, paraphrase similarity {similarity:.2f}"
+    runtime = getattr(embedder, "runtime", None)
+    how = f" ({runtime} runtime)" if runtime else ""
+    return "ok", f"{embedder.name}{how}, {embedder.dims} dimensions, paraphrase similarity {similarity:.2f}"
 
 
 def _check_llm(pconfig: PersistentMemoryConfig, extract_fn: ExtractFn | None) -> tuple[str, str]:

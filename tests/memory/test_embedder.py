@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from massmem.memory.embedder import LocalEmbedder, local_model, plan_batches
+from massmem.errors import MemoryError_
+from massmem.memory.embedder import LocalEmbedder, embed_runtime, local_model, local_model_dir, plan_batches
+from massmem.memory.onnx_minilm import OnnxMiniLM, cached_model_path
 
 
 @pytest.mark.parametrize(
@@ -30,24 +33,67 @@ def test_plan_batches_splits_short_from_long_and_groups_equals() -> None:
     assert len(plan_batches([20] * 40, max_batch=32)) == 2
 
 
-def test_vectors_match_the_reference_encode_in_input_order(embedder: LocalEmbedder) -> None:
-    texts = [
-        "Caroline went to the LGBTQ support group on 7 May 2023.",
-        "ok",
-        "Melanie painted a sunrise over the lake last year and sent a photo of it to her friends, "
-        "who said it was the best thing she had painted since she started taking classes.",
-        "What did Caroline research?",
-        "",
-        "Adoption agencies",
-    ] * 3
-    ours = embedder.embed(texts)
-    reference = local_model().encode(texts, normalize_embeddings=True, convert_to_numpy=True)
-    reference = np.asarray(reference, dtype=np.float32)
-    reference /= np.linalg.norm(reference, axis=1, keepdims=True)
-    assert ours.shape == (len(texts), embedder.dims) and ours.dtype == np.float32
+TEXTS = [
+    "Caroline went to the LGBTQ support group on 7 May 2023.",
+    "ok",
+    "Melanie painted a sunrise over the lake last year and sent a photo of it to her friends, "
+    "who said it was the best thing she had painted since she started taking classes.",
+    "What did Caroline research?",
+    "",
+    "Adoption agencies",
+] * 3
+
+
+def reference(texts: list[str]) -> np.ndarray:
+    vectors = np.asarray(
+        local_model().encode(texts, normalize_embeddings=True, convert_to_numpy=True), dtype=np.float32
+    )
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize(("runtime", "worst", "mean"), [("torch", 0.995, 0.998), ("onnx", 0.97, 0.985)])
+def test_vectors_match_the_reference_encode_in_input_order(
+    embedder: LocalEmbedder, monkeypatch: pytest.MonkeyPatch, runtime: str, worst: float, mean: float
+) -> None:
+    monkeypatch.setenv("MASSMEM_EMBED_RUNTIME", runtime)
+    assert embedder.runtime == runtime
+    ours = embedder.embed(TEXTS)
+    assert ours.shape == (len(TEXTS), embedder.dims) and ours.dtype == np.float32
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
-    cosines = (ours * reference).sum(axis=1)
-    assert cosines.min() > 0.995, cosines
+    cosines = (ours * reference(TEXTS)).sum(axis=1)
+    assert cosines.min() > worst and cosines.mean() > mean, cosines
     # a row depends only on its own text, not on the batch it landed in
-    alone = embedder.embed([texts[2]])[0]
+    alone = embedder.embed([TEXTS[2]])[0]
     assert float(alone @ ours[2]) > 0.995
+    # and the ranking a query gets is the reference's
+    query = embedder.embed_one("the support group meeting in May")
+    assert int(np.argmax(ours[:6] @ query)) == int(np.argmax(reference(TEXTS[:6]) @ query)) == 0
+
+
+def test_runtime_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MASSMEM_EMBED_RUNTIME", "auto")
+    assert embed_runtime() == "onnx"  # the memory extra brings onnxruntime and onnx
+    monkeypatch.setenv("MASSMEM_EMBED_RUNTIME", "torch")
+    assert embed_runtime() == "torch"
+    monkeypatch.setenv("MASSMEM_EMBED_RUNTIME", "tpu")
+    with pytest.raises(MemoryError_, match="auto, onnx or torch"):
+        embed_runtime()
+
+
+def test_the_int8_model_is_cached_and_a_broken_cache_file_is_rebuilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedder: LocalEmbedder
+) -> None:
+    monkeypatch.setenv("MASSMEM_CACHE_DIR", str(tmp_path / "cache"))
+    folder = local_model_dir()
+    target = cached_model_path(folder)
+    assert target.is_relative_to(tmp_path / "cache") and not target.exists()
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"not an onnx model")  # a truncated or foreign file
+    model = OnnxMiniLM.load(folder)  # rebuilt, then loaded
+    assert target.stat().st_size > 10_000_000
+    built = target.stat().st_mtime_ns
+    vector = model.embed(["Adoption agencies"])[0]
+    again = OnnxMiniLM.load(folder)  # from the cache: not rebuilt
+    assert target.stat().st_mtime_ns == built
+    assert float(again.embed(["Adoption agencies"])[0] @ vector) > 0.9999
+    assert not list(target.parent.glob(".build-*"))  # no scratch left behind
