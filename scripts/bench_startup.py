@@ -29,6 +29,8 @@ HEAVY = (
     "tiktoken",
     "httpx",
     "httpx2",
+    "onnxruntime",
+    "chromadb",
 )
 
 COMMANDS = {

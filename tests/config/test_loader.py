@@ -432,6 +432,8 @@ def test_loader_imports_nothing_heavy() -> None:
         "torch",
         "tiktoken",
         "llama_cpp",
+        "onnxruntime",
+        "chromadb",
         "rich",
     ]
     code = (
