@@ -1,5 +1,8 @@
 """Pluggable memory stores: one protocol (:class:`MemoryStore`), a registry by type name.
 
+The conversation adapter (:class:`~massmem.memory.stores.conversation_store.ConversationStore`)
+wraps an agent's own conversation memory for library code; it is not a YAML type.
+
 Types resolve lazily (``"module:Class"``), so naming a store in a config never imports
 Qdrant, ChromaDB or the embedder until the store is built.  ``chroma`` needs the optional
 ``massmem[chroma]`` extra; without it, building one is a :class:`~massmem.errors.MemoryError_`.

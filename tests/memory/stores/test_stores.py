@@ -275,3 +275,35 @@ async def test_mem0_store_over_persistent_memory(embedder: LocalEmbedder) -> Non
     await store.clear()
     assert await store.count() == 0
     await store.close()
+
+
+# ----------------------------------------------------------------------------- conversation adapter
+
+
+async def test_conversation_memory_adapts_to_the_protocol() -> None:
+    from massmem.memory.conversation import ConversationMemory
+    from massmem.memory.stores.conversation_store import ConversationStore
+    from massmem.messages import AssistantMessage, UserMessage
+
+    memory = ConversationMemory(max_messages=10)
+    memory.add(UserMessage("When does the Bluebird release ship?"), pinned=True)
+    memory.add(AssistantMessage("Bluebird ships on March 14th."))
+    store = ConversationStore(memory)
+    await store.add("Remember: the freeze starts in December.", metadata={"role": "assistant"})
+    assert isinstance(memory.messages()[-1], AssistantMessage)  # a real message, nothing else
+
+    hits = await store.query("When does Bluebird ship?", top_k=2)
+    assert [h.metadata["role"] for h in hits] == ["user", "assistant"]
+    assert hits[0].score >= hits[1].score > 0
+    frozen = await store.query("freeze december", similarity_threshold=0.3)
+    assert [(h.content, dict(h.metadata)) for h in frozen] == [
+        ("Remember: the freeze starts in December.", {"role": "assistant", "position": 2})
+    ]
+    block = await store.update_context("Bluebird", top_k=1)
+    assert block is not None and block.startswith("=== MEMORY STORE 'conversation' (conversation) ===")
+    newest = await store.query("", top_k=1)  # no words: the newest message
+    assert newest[0].content.startswith("Remember")
+    with pytest.raises(MemoryError_, match="role"):
+        await store.add("x", metadata={"role": "robot"})
+    await store.clear()
+    assert len(memory) == 0 and await store.query("Bluebird") == []
