@@ -203,7 +203,9 @@ class LocalEmbedder(Embedder):
         if not texts:
             return np.zeros((0, self.dims), dtype=np.float32)
         if embed_runtime() == "onnx":
-            return onnx_model().embed(list(texts), self.batch_size)
+            model = _onnx_or_fallback()
+            if model is not None:
+                return model.embed(list(texts), self.batch_size)
         model = local_model()
         import torch
 
@@ -235,7 +237,7 @@ def embed_runtime() -> str:
     choice = os.environ.get("MASSMEM_EMBED_RUNTIME", "auto").strip().lower() or "auto"
     if choice not in ("auto", "onnx", "torch"):
         raise MemoryError_(f"MASSMEM_EMBED_RUNTIME must be auto, onnx or torch, not {choice!r}")
-    if choice == "torch":
+    if choice == "torch" or (choice == "auto" and _onnx_failed is not None):
         return "torch"
     from massmem.memory.onnx_minilm import available
 
@@ -250,6 +252,8 @@ def embed_runtime() -> str:
 
 _onnx_lock = threading.Lock()
 _onnx: Any = None
+#: why the int8 model could not be had in this process (``auto`` then stays on torch)
+_onnx_failed: str | None = None
 
 
 def onnx_model() -> Any:
@@ -262,6 +266,31 @@ def onnx_model() -> Any:
 
                 _onnx = OnnxMiniLM.load(local_model_dir())
     return _onnx
+
+
+def _onnx_or_fallback() -> Any:
+    """The int8 model; under ``auto``, a model that cannot be built or loaded means torch instead.
+
+    Memory must not stop working because the cache folder is read-only or a build failed:
+    the reason is logged once, and the float model (same retrieval quality, slower) takes
+    over for the rest of the process.  ``MASSMEM_EMBED_RUNTIME=onnx`` makes it an error.
+    """
+    global _onnx_failed
+    try:
+        return onnx_model()
+    except Exception as exc:
+        choice = os.environ.get("MASSMEM_EMBED_RUNTIME", "auto").strip().lower()
+        if choice == "onnx":
+            raise MemoryError_(f"the int8 embedding model is unavailable: {exc}") from exc
+        _onnx_failed = str(exc) or type(exc).__name__
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "the int8 embedding model is unavailable (%s); embedding with torch instead "
+            "(set MASSMEM_CACHE_DIR to a writable folder, or MASSMEM_EMBED_RUNTIME=torch to silence this)",
+            _onnx_failed,
+        )
+        return None
 
 
 #: cost model of one forward pass on a CPU, in microseconds (measured on 2 EPYC cores,

@@ -97,3 +97,41 @@ def test_the_int8_model_is_cached_and_a_broken_cache_file_is_rebuilt(
     assert target.stat().st_mtime_ns == built
     assert float(again.embed(["Adoption agencies"])[0] @ vector) > 0.9999
     assert not list(target.parent.glob(".build-*"))  # no scratch left behind
+
+
+def test_an_unbuildable_int8_model_falls_back_to_torch_or_fails_clearly(tmp_path: Path) -> None:
+    """A read-only or broken cache must not stop memory: ``auto`` warns and embeds with torch."""
+    import os
+    import subprocess
+    import sys
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    code = (
+        "import logging, sys\n"
+        "logging.basicConfig(level=logging.WARNING, stream=sys.stderr)\n"
+        "from massmem.memory.embedder import LocalEmbedder\n"
+        "e = LocalEmbedder()\n"
+        "v = e.embed(['Adoption agencies', 'support group'])\n"
+        "print(e.runtime, v.shape)\n"
+    )
+    env = {**os.environ, "MASSMEM_CACHE_DIR": str(blocker / "cache")}
+    auto = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**env, "MASSMEM_EMBED_RUNTIME": "auto"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert auto.returncode == 0, auto.stderr
+    assert auto.stdout.split() == ["torch", "(2,", "384)"]
+    assert "embedding with torch instead" in auto.stderr and "MASSMEM_CACHE_DIR" in auto.stderr
+    strict = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**env, "MASSMEM_EMBED_RUNTIME": "onnx"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert strict.returncode != 0
+    assert "MemoryError_" in strict.stderr and "int8 embedding model is unavailable" in strict.stderr
