@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 #: alice answers "Answer one.", "Answer two.", ... (one per question) and votes for herself;
@@ -38,3 +41,15 @@ def write_team(folder: Path, *, bob_latency: float = 0.05, name: str = "team.yam
     path = folder / name
     path.write_text(MULTI_TURN.format(bob_latency=bob_latency) + extra)
     return path
+
+
+def run_massmem(*args: str, stdin: str = "", timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """``python -m massmem ARGS`` in a child process with this test's environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "massmem", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=os.environ.copy(),
+    )

@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.cli.teams import run_massmem
 
 pytest.importorskip("qdrant_client")
 pytest.importorskip("sentence_transformers")
 
 
 def massmem(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "massmem", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=os.environ.copy(),
-    )
+    return run_massmem(*args, stdin=stdin, timeout=180)
 
 
 TRIP = [

@@ -10,18 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.teams import write_team
+from tests.cli.teams import run_massmem, write_team
 
 
 def massmem(*args: str, stdin: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "massmem", *args],
-        input=stdin if stdin is not None else "",
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=os.environ.copy(),
-    )
+    return run_massmem(*args, stdin=stdin if stdin is not None else "", timeout=timeout)
 
 
 def state_of(home: Path, session_id: str) -> dict:

@@ -18,6 +18,8 @@ from massmem.config.loader import load_config
 from massmem.coordination import EntryShared, Event
 from massmem.errors import CoordinationError, ProviderUnavailable
 from massmem.sessions import load_state, open_session
+from tests.cli.teams import run_massmem
+from tests.coordination.helpers import system_of as system_prompt
 
 TEAM = """
 agents:
@@ -60,11 +62,7 @@ def write_team(folder: Path) -> Path:
 
 
 def system_of(runner: TeamSession, agent_id: str, call: int) -> str:
-    agent = next(a for a in runner.orchestrator.agents if a.id == agent_id)
-    backend = agent.backend
-    while not isinstance(backend, ScriptedBackend):
-        backend = backend.inner  # type: ignore[attr-defined]
-    return backend.requests[call].messages[0].content
+    return system_prompt(next(a for a in runner.orchestrator.agents if a.id == agent_id), call)
 
 
 def session_for(config_path: Path, session_id: str, *, debug: bool = False) -> TeamSession:
@@ -179,17 +177,13 @@ def test_the_cli_runs_a_sharing_team_and_lists_entries_in_json(tmp_path: Path, m
         ("plan", "alice"),
     ]
 
-    shown = run_cli("sessions", "show", "cli-shares")
+    shown = run_massmem("sessions", "show", "cli-shares")
     assert "shared [style] by alice (conversation): Answer in one sentence." in shown.stdout
 
     # the interactive /entries command: what carries over to the next question
-    piped = run_cli("run", "-c", str(path), "-i", "--session-id", "cli-shares", "--json", stdin="/entries\n")
+    piped = run_massmem(
+        "run", "-c", str(path), "-i", "--session-id", "cli-shares", "--json", stdin="/entries\n"
+    )
     assert piped.returncode == 0, piped.stderr
     assert "[style] by alice (conversation, from question 1):" in piped.stdout
     assert "Only for question one." not in piped.stdout
-
-
-def run_cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "massmem", *args], input=stdin, capture_output=True, text=True, timeout=60
-    )

@@ -6,14 +6,37 @@ from collections.abc import Sequence
 
 from massmem.agents import Agent
 from massmem.backends.base import Backend, ModelRequest
-from massmem.backends.scripted import Reply, ScriptedBackend
+from massmem.backends.scripted import Reply, ScriptedBackend, _normalise
 from massmem.config.schema import OrchestratorConfig
 from massmem.coordination import Event, Orchestrator, RunResult
-from massmem.messages import AssistantMessage, ToolResultMessage
+from massmem.messages import AssistantMessage, SystemMessage, ToolResultMessage
 
 
 def scripted_agent(agent_id: str, replies: Sequence[Reply], **backend_kwargs: object) -> Agent:
     return Agent(agent_id, ScriptedBackend(replies, **backend_kwargs))  # type: ignore[arg-type]
+
+
+def scripted(agent: Agent) -> ScriptedBackend:
+    """The scripted model under an agent's wrapper backends (retry, fallback)."""
+    backend: Backend = agent.backend
+    while not isinstance(backend, ScriptedBackend):
+        backend = backend.inner  # type: ignore[attr-defined]
+    return backend
+
+
+def script(agent: Agent, *replies: Reply) -> None:
+    """Give the agent's scripted model the replies for the next question."""
+    backend = scripted(agent)
+    backend.replies = [_normalise(r) for r in replies]
+    backend.requests.clear()
+    backend._next = 0
+
+
+def system_of(agent: Agent, call: int = 0) -> str:
+    """The system prompt of the agent's ``call``-th request."""
+    message = scripted(agent).requests[call].messages[0]
+    assert isinstance(message, SystemMessage)
+    return message.content
 
 
 def backend_of(agent: Agent) -> ScriptedBackend:

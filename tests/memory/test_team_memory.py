@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from massmem.agents.team_memory import TeamMemory
-from massmem.backends.scripted import AnswerReply, ScriptedBackend, VoteReply
+from massmem.backends.scripted import AnswerReply, VoteReply
 from massmem.config.schema import TeamConfig
 from massmem.coordination import MemoryAccessed, Orchestrator
-from massmem.messages import SystemMessage
+from tests.coordination.helpers import script, system_of
 
 FACT = "The Bluebird project ships its first release on the 14th of March."
 
@@ -29,27 +29,6 @@ def team(**memory: Any) -> TeamConfig:
             },
         }
     )
-
-
-def system_of(backend: ScriptedBackend, call: int = 0) -> str:
-    message = backend.requests[call].messages[0]
-    assert isinstance(message, SystemMessage)
-    return message.content
-
-
-def scripted(agent: Any) -> ScriptedBackend:
-    backend = agent.backend
-    while not isinstance(backend, ScriptedBackend):
-        backend = backend.inner
-    return backend
-
-
-def script(agent: Any, *replies: AnswerReply | VoteReply) -> None:
-    """Give the agent's scripted model the replies for the next question."""
-    backend = scripted(agent)
-    backend.replies = list(replies)
-    backend.requests.clear()
-    backend._next = 0
 
 
 @pytest.mark.usefixtures("embedder")
@@ -79,7 +58,7 @@ async def test_previous_winners_knowledge_reaches_the_other_agent_next_turn() ->
     retrievals = [e for e in seen if isinstance(e, MemoryAccessed) and e.agent_id == "bob"]
     assert retrievals and retrievals[0].store == "persistent" and retrievals[0].op == "query"
     assert retrievals[0].results >= 1 and "March" in retrievals[0].text and retrievals[0].ms > 0
-    first_call = system_of(scripted(bob))
+    first_call = system_of(bob)
     assert "Relevant memories" in first_call
     assert "Bluebird" in first_call
     assert "[alice answer]" in first_call  # shared memory, attributed
@@ -100,13 +79,13 @@ async def test_exclude_recent_retrieves_only_after_compression() -> None:
     script(alice, AnswerReply("Mid March."), VoteReply("agent1", "mine"))
     script(bob, VoteReply("agent1", "agreed"))
     await orchestrator.run("When does Bluebird ship?")
-    assert "Relevant memories" not in system_of(scripted(alice))  # nothing was lost: no retrieval
+    assert "Relevant memories" not in system_of(alice)  # nothing was lost: no retrieval
 
     alice.retrieval_due = True  # what compression sets
     script(alice, AnswerReply("The 14th of March."), VoteReply("agent1", "x"))
     script(bob, VoteReply("agent1", "agreed"))
     await orchestrator.run("When does Bluebird ship?")
-    assert "Bluebird" in system_of(scripted(alice)).split("Relevant memories", 1)[-1]
+    assert "Bluebird" in system_of(alice).split("Relevant memories", 1)[-1]
     assert alice.retrieval_due is False
     memory.close()
 
@@ -130,5 +109,5 @@ async def test_resumed_session_retrieves_on_its_first_call() -> None:
     script(alice2, VoteReply("agent2", "x"))
     resumed = TeamMemory(config, later.agents, session_id="s1", turn=2, winners=[("alice", 1)], resumed=True)
     await later.run("When is the release?")
-    assert "Bluebird" in system_of(scripted(bob2))
+    assert "Bluebird" in system_of(bob2)
     resumed.close()

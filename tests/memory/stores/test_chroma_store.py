@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from massmem.agents.store_binding import attach_memory_stores
-from massmem.backends.scripted import AnswerReply, ScriptedBackend, VoteReply
+from massmem.backends.scripted import AnswerReply, VoteReply
 from massmem.config.schema import TeamConfig
 from massmem.context.tokens import estimate_tokens
 from massmem.coordination import Orchestrator
@@ -25,6 +25,7 @@ from massmem.memory.embedder import LocalEmbedder, collection_slug
 from massmem.memory.stores import build_store
 from massmem.memory.stores.chroma_store import ChromaStore
 from massmem.messages import SystemMessage
+from tests.coordination.helpers import scripted
 
 FACTS = (
     "The office cat is named Biscuit.",
@@ -255,12 +256,6 @@ async def test_an_agent_writes_and_another_reads(embedder: LocalEmbedder, tmp_pa
     assert isinstance(kb, ChromaStore)
     try:
         await kb.add("Release trains leave every second Thursday.")
-
-        def scripted(agent: Any) -> ScriptedBackend:
-            backend = agent.backend
-            while not isinstance(backend, ScriptedBackend):
-                backend = backend.inner
-            return backend
 
         scripted(alice).replies = [
             AnswerReply("Releases go out every second Thursday."),

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 from massmem.agents.store_binding import StoreBinding, attach_memory_stores
-from massmem.backends.scripted import AnswerReply, ScriptedBackend, VoteReply
+from massmem.backends.scripted import AnswerReply, VoteReply
 from massmem.cli.display import describe
 from massmem.config.schema import TeamConfig
 from massmem.coordination import MemoryAccessed, Orchestrator
 from massmem.memory.stores.list_store import ListStore
-from massmem.messages import SystemMessage
+from tests.coordination.helpers import script, system_of
 
 
 def team(alice: list[dict[str, Any]], bob: list[dict[str, Any]], stores: list[dict[str, Any]]) -> TeamConfig:
@@ -28,26 +28,6 @@ def team(alice: list[dict[str, Any]], bob: list[dict[str, Any]], stores: list[di
             "memory_stores": stores,
         }
     )
-
-
-def scripted(agent: Any) -> ScriptedBackend:
-    backend = agent.backend
-    while not isinstance(backend, ScriptedBackend):
-        backend = backend.inner
-    return backend
-
-
-def script(agent: Any, *replies: AnswerReply | VoteReply) -> None:
-    backend = scripted(agent)
-    backend.replies = list(replies)
-    backend.requests.clear()
-    backend._next = 0
-
-
-def system_of(agent: Any, call: int = 0) -> str:
-    message = scripted(agent).requests[call].messages[0]
-    assert isinstance(message, SystemMessage)
-    return message.content
 
 
 async def test_reads_and_writes_follow_the_attachments(tmp_path: Path) -> None:
