@@ -46,6 +46,7 @@ from massmem.coordination.events import (
 from massmem.coordination.prompts import Protocol
 from massmem.coordination.result import add_usage
 from massmem.coordination.state import Answer, CoordinationState, PastTurn
+from massmem.coordination.scaffolding import clean_answer
 from massmem.coordination.tools import (
     Action,
     Invalid,
@@ -54,7 +55,6 @@ from massmem.coordination.tools import (
     VoteAction,
     action_format,
     extract_json_action,
-    is_placeholder,
     parse_action,
     share_requests,
     workflow_tools,
@@ -421,6 +421,8 @@ class RunLoop:
         seat = self.seats[agent_id]
         fallback = self._fallback(agent_id) if seat.agent.action_mode in ("auto", "text") else None
         if fallback is None:
+            if seat.texts and seat.agent.action_mode in ("auto", "text"):
+                reason += "; none of its replies held a clean answer (only prompt markup or placeholders)"
             self._fail(agent_id, reason)
         else:
             seat.degraded = True
@@ -437,10 +439,11 @@ class RunLoop:
         own = state.latest_answer(agent_id)
         if own is not None:
             return _FromText(VoteAction(state.anon_id(agent_id), "stands by its own answer"))
-        texts = [t for t in map(_answer_text, seat.texts) if t]
-        # Prefer real words over a copied placeholder, but a placeholder beats no answer at all.
-        text = next((t for t in texts if not is_placeholder(t)), texts[0] if texts else "")
-        if not text:
+        # Only clean text stands in for an answer: a reply that is markup or a copied
+        # placeholder contributes nothing, and a reply that ran on into markup keeps what came first.
+        cleaned = (clean_answer(t) for t in map(_answer_text, seat.texts) if t)
+        text = next((t for t in cleaned if t), None)
+        if text is None:
             return None
         duplicate = state.duplicate_of(text, self.config.answer_novelty)
         if duplicate is not None:

@@ -22,6 +22,7 @@ from massmem.agents.agent import Agent
 from massmem.config.schema import OrchestratorConfig
 from massmem.coordination.events import CoordinationFinished, Event, WinnerSelected
 from massmem.coordination.loop import RunLoop, _Done
+from massmem.coordination.scaffolding import clean_answer, find_scaffolding
 from massmem.coordination.result import AgentReport, RunResult, add_usage, usage_since
 from massmem.coordination.state import Answer, PastTurn
 from massmem.errors import CoordinationError, UsageError
@@ -137,12 +138,17 @@ class Orchestrator:
                             yield item
                         elif item.completion is None:
                             error = item.failure
-                        elif item.completion.text.strip():
-                            final, presented = item.completion.text.strip(), True
-                            presentation_usage = item.completion.usage
                         else:
-                            error = "the presentation came back empty"
                             presentation_usage = item.completion.usage
+                            text = item.completion.text
+                            clean = clean_answer(text)
+                            if clean is not None:
+                                final, presented = clean, True
+                            elif text.strip():
+                                marker = find_scaffolding(text) or "a placeholder"
+                                error = f"the presentation held prompt markup ({marker}); the winning answer is shown instead"
+                            else:
+                                error = "the presentation came back empty"
             presentation_s = time.perf_counter() - began if self.config.present_final_answer else 0.0
             yield CoordinationFinished(
                 self._result(

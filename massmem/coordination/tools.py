@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
 from massmem.backends.base import Completion, JsonSchemaFormat, ToolSpec
+from massmem.coordination.scaffolding import clean_answer, find_scaffolding, is_placeholder
 from massmem.coordination.state import CoordinationState, normalise_answer
 
 __all__ = [
@@ -58,6 +59,7 @@ InvalidCode: TypeAlias = Literal[
     "unknown_agent",
     "duplicate_answer",
     "answer_limit",
+    "scaffolding",
 ]
 
 
@@ -272,6 +274,12 @@ def validate(
         case NewAnswer(content=content):
             if not normalise_answer(content) or is_placeholder(content):
                 return Invalid("empty_answer")
+            clean = clean_answer(content)
+            if clean is None:
+                return Invalid("scaffolding", find_scaffolding(content) or "")
+            # markup after a real answer is cut off; the answer before it stands
+            content = clean
+            action = NewAnswer(clean)
             if max_answers is not None and len(state.answers_by(agent)) >= max_answers:
                 return Invalid("answer_limit", str(max_answers))
             duplicate = state.duplicate_of(content, novelty)
@@ -343,11 +351,3 @@ def share_requests(
         for item in raw
         if isinstance(item, dict)
     ]
-
-
-_PLACEHOLDER = re.compile(r"^\s*(?:<[^<>]{0,60}>|\.{2,}|…|\W*)\s*$")
-
-
-def is_placeholder(content: str) -> bool:
-    """Weak models copy the instructions' ``<your full answer>`` or write ``...``: not an answer."""
-    return bool(_PLACEHOLDER.fullmatch(content))
