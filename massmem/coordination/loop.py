@@ -45,8 +45,8 @@ from massmem.coordination.events import (
 )
 from massmem.coordination.prompts import Protocol
 from massmem.coordination.result import add_usage
-from massmem.coordination.state import Answer, CoordinationState, PastTurn
 from massmem.coordination.scaffolding import clean_answer
+from massmem.coordination.state import Answer, CoordinationState, PastTurn
 from massmem.coordination.tools import (
     Action,
     Invalid,

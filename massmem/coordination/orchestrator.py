@@ -22,8 +22,8 @@ from massmem.agents.agent import Agent
 from massmem.config.schema import OrchestratorConfig
 from massmem.coordination.events import CoordinationFinished, Event, WinnerSelected
 from massmem.coordination.loop import RunLoop, _Done
-from massmem.coordination.scaffolding import clean_answer, find_scaffolding
 from massmem.coordination.result import AgentReport, RunResult, add_usage, usage_since
+from massmem.coordination.scaffolding import clean_answer, find_scaffolding
 from massmem.coordination.state import Answer, PastTurn
 from massmem.errors import CoordinationError, UsageError
 from massmem.memory.scoped_entries import ScopedEntry
