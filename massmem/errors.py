@@ -18,6 +18,7 @@ caller can catch one class.  Provider SDK exceptions never escape
     ├── SessionError                session registry or state problems
     │   ├── SessionNotFound
     │   └── StateCorrupt            an on-disk file could not be read; it was kept aside, not reset
+    ├── StorageError                a file or folder under MASSMEM_HOME cannot be written (full disk, …)
     ├── MemoryError_                memory store problems
     │   └── StoreLocked             another process holds an embedded store
     └── CoordinationError           the team loop itself could not proceed
@@ -47,6 +48,7 @@ __all__ = [
     "SessionError",
     "SessionNotFound",
     "StateCorrupt",
+    "StorageError",
     "StoreLocked",
     "UsageError",
     "redact",
@@ -174,6 +176,13 @@ class SessionNotFound(SessionError):
 
 class StateCorrupt(SessionError):
     """A state file could not be read.  It has been moved aside, never silently reset."""
+
+
+class StorageError(MassmemError):
+    """The disk refused a write or a path is not what massmem needs (a file where a folder goes).
+
+    The message names the path and what to do; the CLI exits 1 with it, never a traceback.
+    """
 
 
 class MemoryError_(MassmemError):  # noqa: N801 - avoid shadowing the builtin MemoryError

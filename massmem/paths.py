@@ -9,12 +9,26 @@ before they become path components.
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
-from massmem.errors import UsageError
+from massmem.errors import StorageError, UsageError
 
-__all__ = ["cache_dir", "home", "logs_dir", "qdrant_dir", "safe_child", "sessions_dir"]
+__all__ = [
+    "cache_dir",
+    "ensure_dir",
+    "home",
+    "logs_dir",
+    "qdrant_dir",
+    "safe_child",
+    "sessions_dir",
+    "storage_error",
+    "use_logs_dir",
+]
+
+#: ``ui.log_dir`` of the running team, when it set one (:func:`use_logs_dir`)
+_logs_override: Path | None = None
 
 
 def home() -> Path:
@@ -27,7 +41,18 @@ def sessions_dir() -> Path:
 
 
 def logs_dir() -> Path:
-    return home() / "logs"
+    """``ui.log_dir`` when the running team set one, else ``MASSMEM_HOME/logs``."""
+    return _logs_override if _logs_override is not None else home() / "logs"
+
+
+def use_logs_dir(folder: str | Path | None) -> None:
+    """Send this process's logs and debug dumps to ``folder`` (``None``: back to the default).
+
+    The CLI calls it with the team's ``ui.log_dir`` so every writer that asks
+    :func:`logs_dir` (debug dumps, the local model server's log) honours it.
+    """
+    global _logs_override
+    _logs_override = Path(folder).expanduser() if folder else None
 
 
 def qdrant_dir() -> Path:
@@ -50,3 +75,54 @@ def safe_child(parent: Path, name: str) -> Path:
     if not is_safe_id(name):
         raise UsageError(f"{name!r} is not a valid id: use letters, digits, '_', '.' or '-' (no '/' or '..')")
     return parent / name
+
+
+def storage_error(exc: OSError, path: Path, doing: str) -> StorageError:
+    """An operating-system failure on ``path`` as a message that names it and says what to do.
+
+    Why: a full disk or a file in the way is the user's to fix, and a traceback tells them
+    neither where nor how.  ``doing`` completes "cannot …" (e.g. ``"write the session state"``).
+    """
+    code = exc.errno
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        advice = "free some space on that disk, or set MASSMEM_HOME to a folder on another disk"
+    elif code == errno.EFBIG:
+        advice = "the file would exceed this process's file-size limit (ulimit -f); raise it or free space"
+    elif code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        advice = f"make it writable, or set MASSMEM_HOME to a folder you can write (now {home()})"
+    elif code in (errno.ENOTDIR, errno.EEXIST):
+        advice = (
+            "a file is in the way where massmem needs a folder: move it aside, or set MASSMEM_HOME elsewhere"
+        )
+    elif code == errno.ELOOP:
+        advice = "it is a symbolic link, which massmem does not follow here: remove the link"
+    else:
+        advice = f"check that path and MASSMEM_HOME ({home()})"
+    return StorageError(f"cannot {doing} {path}: {reason} — {advice}")
+
+
+def _blocking_file(folder: Path) -> Path | None:
+    """The first of ``folder`` and its parents that exists but is not a folder."""
+    for part in (folder, *folder.parents):
+        try:
+            if part.exists() and not part.is_dir():
+                return part
+        except OSError:
+            return None
+    return None
+
+
+def ensure_dir(folder: Path) -> Path:
+    """``mkdir -p folder``, or a :class:`StorageError` naming the file in the way or the refusal."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        blocking = _blocking_file(folder)
+        if blocking is not None:
+            fix = "point MASSMEM_HOME at a folder" if blocking == home() else "move that file aside"
+            raise StorageError(
+                f"cannot create the folder {folder}: {blocking} is a file, not a folder — {fix}"
+            ) from None
+        raise storage_error(exc, folder, "create the folder") from None
+    return folder

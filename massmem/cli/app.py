@@ -202,7 +202,18 @@ def run(
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except MassmemError as exc:
         _fail(str(exc), EXIT_FAILED)
+    except OSError as exc:
+        _fail(str(_os_error(exc)), EXIT_FAILED)
     raise typer.Exit(code)
+
+
+def _os_error(exc: OSError) -> MassmemError:
+    """A file-system failure no layer below translated: still a message with the path, not a traceback."""
+    from pathlib import Path
+
+    from massmem import paths
+
+    return paths.storage_error(exc, Path(str(exc.filename or paths.home())), "use")
 
 
 # ----------------------------------------------------------------------------------------- doctor
@@ -304,6 +315,9 @@ def main() -> None:
     except KeyboardInterrupt:
         _err("interrupted")
         sys.exit(EXIT_INTERRUPTED)
+    except OSError as exc:
+        _err(f"error: {_os_error(exc)}")
+        sys.exit(EXIT_FAILED)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,9 @@ from massmem.cli.session_runner import (
     EXIT_OK,
     RunOptions,
     TeamSession,
+    TurnNotSaved,
     announce,
+    finish_quietly,
     make_turn_display,
     open_for,
     result_as_dict,
@@ -37,6 +39,7 @@ from massmem.sessions.state import AgentState
 
 if TYPE_CHECKING:
     from massmem.config.schema import TeamConfig
+    from massmem.coordination.result import RunResult
 
 __all__ = ["HELP", "InputReader", "Repl"]
 
@@ -194,7 +197,10 @@ class Repl:
             status, error = "failed", str(exc).splitlines()[0][:500] if str(exc) else type(exc).__name__
             raise
         finally:
-            session.finish(status, error)  # type: ignore[arg-type]
+            if status == "completed":
+                session.finish(status, error)  # type: ignore[arg-type]
+            else:
+                finish_quietly(session, status, error)
         return EXIT_OK
 
     def _loop(self, runner: asyncio.Runner, reader: InputReader, built: TeamSession) -> None:
@@ -223,6 +229,12 @@ class Repl:
         saved_before = built.session.state.last_turn
         try:
             result = runner.run(built.ask(question, display))
+        except TurnNotSaved as exc:
+            # The answer exists but the disk refused it: show it, then stop (every later turn
+            # would be lost the same way); the caller reports the error and exits 1.
+            display.close()
+            self._show(built, exc.result, not_saved=exc)
+            raise
         except KeyboardInterrupt:
             display.close()
             if built.session.state.last_turn > saved_before:
@@ -235,12 +247,22 @@ class Repl:
             print(f"error: {exc}", file=sys.stderr, flush=True)
             return
         display.close()
+        self._show(built, result)
+
+    def _show(self, built: TeamSession, result: RunResult, *, not_saved: TurnNotSaved | None = None) -> None:
+        """The answer of a finished turn (and its notes), as the output options ask."""
         state = built.session.state
         if self.options.as_json:
             history_turns = state.turns[-1].history_turns if state.turns else 0
             payload = result_as_dict(
-                result, built.session.id, turn=state.last_turn, history_turns=history_turns
+                result,
+                built.session.id,
+                turn=state.last_turn if not_saved is None else None,
+                history_turns=history_turns,
             )
+            payload["saved"] = not_saved is None
+            if not_saved is not None:
+                payload["error"] = str(not_saved)
             print(json.dumps(payload), flush=True)
         elif self.options.display == "none":
             print(result.final_answer, flush=True)

@@ -20,10 +20,12 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
-from massmem.errors import SessionNotFound, redact
+from massmem import paths
+from massmem.errors import MassmemError, SessionNotFound, redact
 from massmem.sessions.registry import (
     AUTO_ID_PATTERN,
     SessionRecord,
@@ -137,21 +139,27 @@ def open_session(
     registry = registry or SessionRegistry()
     fingerprint = config_hash(config)
     if session_id is None:
+        # A folder that cannot hold state fails here, before a registry row exists.
+        paths.ensure_dir(paths.sessions_dir())
         record = registry.create(
             config_path=config_path, models=models, description=description, config_hash=fingerprint
         )
-        lock = SessionLock(record.id).acquire()
-        state = SessionState(
-            record.id,
-            created_at=record.created_at,
-            config_path=config_path,
-            config=dict(config) if config is not None else None,
-            config_hash=fingerprint,
-        )
         try:
-            save_state(state)
+            lock = SessionLock(record.id).acquire()
+            state = SessionState(
+                record.id,
+                created_at=record.created_at,
+                config_path=config_path,
+                config=dict(config) if config is not None else None,
+                config_hash=fingerprint,
+            )
+            try:
+                save_state(state)
+            except BaseException:
+                lock.release()
+                raise
         except BaseException:
-            lock.release()
+            _forget(registry, record.id)
             raise
         return OpenSession(record, state, True, registry, lock)
 
@@ -191,6 +199,7 @@ def _open_named(
     record = registry.find(session_id)
     state = load_state(session_id)
     created = False
+    registered_here = record is None
     if record is None:
         # New name, or a state folder whose registry row was lost: (re-)register it.
         record = registry.create(
@@ -220,7 +229,12 @@ def _open_named(
     state.config = dict(config) if config is not None else state.config
     state.config_hash = fingerprint or state.config_hash
     state.config_path = config_path or state.config_path
-    save_state(state)
+    try:
+        save_state(state)
+    except BaseException:
+        if registered_here:
+            _forget(registry, session_id)
+        raise
     record = registry.update(
         session_id,
         status="active",
@@ -231,6 +245,15 @@ def _open_named(
         error=None,
     )
     return OpenSession(record, state, created, registry, lock, notes)
+
+
+def _forget(registry: SessionRegistry, session_id: str) -> None:
+    """Remove a row this call registered when the session could not be set up after all.
+
+    Why: an ``active`` row with no process behind it and no state would stay in every list.
+    """
+    with suppress(MassmemError):
+        registry.delete(session_id)
 
 
 # ---------------------------------------------------------------------------------- delete

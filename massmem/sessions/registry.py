@@ -28,7 +28,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from massmem import paths
-from massmem.errors import SessionError, SessionNotFound, StateCorrupt, UsageError
+from massmem.errors import (
+    MassmemError,
+    SessionError,
+    SessionNotFound,
+    StateCorrupt,
+    StorageError,
+    UsageError,
+)
 from massmem.ids import is_safe_id
 
 __all__ = [
@@ -88,6 +95,16 @@ MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (_migration_1, _mig
 
 #: sqlite result codes that mean the file itself is damaged (not busy, not read-only)
 _SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
+#: sqlite result codes for a file or folder that cannot be written, and for a full disk
+_SQLITE_PERM, _SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_FULL, _SQLITE_CANTOPEN = 3, 8, 10, 13, 14
+
+
+def _is_unwritable(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return (code & 0xFF) in (_SQLITE_PERM, _SQLITE_READONLY, _SQLITE_CANTOPEN)
+    text = str(exc).lower()
+    return "readonly" in text or "unable to open" in text
 
 
 def _is_corruption(exc: sqlite3.Error) -> bool:
@@ -176,16 +193,20 @@ class SessionRegistry:
     # -- connection -----------------------------------------------------------------------------
     @contextmanager
     def _connect(self, *, write: bool) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        paths.ensure_dir(self.path.parent)
         corrupt: sqlite3.Error | None = None
-        try:
-            db = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise SessionError(f"the session registry {self.path} cannot be opened: {exc}") from exc
+        db = self._open()
         try:
             try:
-                db.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-                self._migrate(db)
+                try:
+                    db.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+                    self._migrate(db)
+                except sqlite3.OperationalError as exc:
+                    if write or not _is_unwritable(exc):
+                        raise
+                    # A read-only MASSMEM_HOME (or file): listing must still work.
+                    db.close()
+                    db = self._open_read_only(exc)
                 if write:
                     db.execute("BEGIN IMMEDIATE")
                 try:
@@ -199,13 +220,61 @@ class SessionRegistry:
                     db.execute("COMMIT")
             except sqlite3.Error as exc:
                 if not _is_corruption(exc):
-                    hint = " (another massmem process is writing; try again)" if "locked" in str(exc) else ""
-                    raise SessionError(f"the session registry {self.path} failed: {exc}{hint}") from exc
+                    raise self._failure(exc) from exc
                 corrupt = exc
         finally:
             db.close()
         if corrupt is not None:
             raise self._quarantine(corrupt) from None
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            return sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise self._failure(exc) from exc
+
+    def _open_read_only(self, first: sqlite3.Error) -> sqlite3.Connection:
+        """The registry opened for reading only, for a folder or file this process cannot write.
+
+        ``mode=ro`` still needs the write-ahead log's index file; ``immutable=1`` does not (and
+        nobody can be writing to a registry in a folder that cannot be written).
+        """
+        for query in ("mode=ro", "immutable=1"):
+            uri = f"{self.path.resolve().as_uri()}?{query}"
+            db = sqlite3.connect(uri, uri=True, timeout=self.timeout, isolation_level=None)
+            try:
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+            except sqlite3.Error:
+                db.close()
+                continue
+            if version != len(MIGRATIONS):
+                db.close()
+                raise StorageError(
+                    f"the session registry {self.path} has format {version} and cannot be upgraded to "
+                    f"{len(MIGRATIONS)} because it cannot be written ({first}) — make MASSMEM_HOME "
+                    f"({self.path.parent}) writable once"
+                )
+            return db
+        raise self._failure(first)
+
+    def _failure(self, exc: sqlite3.Error) -> MassmemError:
+        """What a failed registry operation tells the user: the file, the reason, what to do."""
+        if "locked" in str(exc):
+            return SessionError(
+                f"the session registry {self.path} failed: {exc} (another massmem process is writing; try again)"
+            )
+        code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+        if code == _SQLITE_FULL:
+            return StorageError(
+                f"cannot write the session registry {self.path}: {exc} — free some space on that disk, "
+                "or set MASSMEM_HOME to a folder on another disk"
+            )
+        if _is_unwritable(exc) or code == _SQLITE_IOERR:
+            return StorageError(
+                f"cannot write the session registry {self.path}: {exc} — MASSMEM_HOME ({self.path.parent}) "
+                "must be a folder you can write: fix its permissions or set MASSMEM_HOME to another folder"
+            )
+        return SessionError(f"the session registry {self.path} failed: {exc}")
 
     def _migrate(self, db: sqlite3.Connection) -> None:
         version = db.execute("PRAGMA user_version").fetchone()[0]

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 from massmem import paths
-from massmem.errors import SessionError, StateCorrupt
+from massmem.errors import SessionError, StateCorrupt, StorageError
 from massmem.sessions.registry import check_session_id
 
 __all__ = [
@@ -355,9 +355,21 @@ def config_hash(config: Mapping[str, Any] | None) -> str | None:
 
 
 def state_dir(session_id: str) -> Path:
-    """``MASSMEM_HOME/sessions/<id>`` after checking the id is safe as a file name."""
+    """``MASSMEM_HOME/sessions/<id>`` after checking the id is safe as a file name.
+
+    A ``sessions`` folder or session folder that is a symbolic link is refused: following
+    it would read and write session state outside ``MASSMEM_HOME``.
+    """
     check_session_id(session_id)
-    return paths.safe_child(paths.sessions_dir(), session_id)
+    folder = paths.safe_child(paths.sessions_dir(), session_id)
+    for part in (folder.parent, folder):
+        if part.is_symlink():
+            raise StorageError(
+                f"{part} is a symbolic link; massmem keeps session state only inside MASSMEM_HOME "
+                "and does not follow it — remove the link (move the folder it points to into its place "
+                "to keep that state)"
+            )
+    return folder
 
 
 def state_path(session_id: str) -> Path:
@@ -402,10 +414,19 @@ def _remove_stale_temps(folder: Path) -> None:
 
 
 def save_state(state: SessionState) -> Path:
-    """Write ``state`` atomically; returns the file's path."""
+    """Write ``state`` atomically; returns the file's path.
+
+    A full disk, a file-size limit or a file in the way is a :class:`StorageError` naming the
+    path (the old state stays whole: the write goes to a temporary file first).
+    """
     path = state_path(state.session_id)
     state.updated_at = time.time()
-    atomic_write_text(path, json.dumps(state.to_dict(), ensure_ascii=False, indent=1))
+    text = json.dumps(state.to_dict(), ensure_ascii=False, indent=1)
+    paths.ensure_dir(path.parent)
+    try:
+        atomic_write_text(path, text)
+    except OSError as exc:
+        raise paths.storage_error(exc, path, "write the session state") from None
     _remove_stale_temps(path.parent)
     return path
 
@@ -492,8 +513,13 @@ class SessionLock:
             import fcntl
         except ImportError:  # pragma: no cover - not POSIX
             return self
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release()
+        paths.ensure_dir(self.path.parent)
+        try:
+            # O_NOFOLLOW: a planted link must not make the pid write land outside the folder.
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        except OSError as exc:
+            raise paths.storage_error(exc, self.path, "open the session lock") from None
+        handle = open(fd, "a+", encoding="utf-8")  # noqa: SIM115 - held until release()
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -504,10 +530,11 @@ class SessionLock:
                 f"session {self.session_id!r} is in use by another massmem process (pid {holder}); "
                 "wait for it to finish or pick another --session-id"
             ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
+        with contextlib.suppress(OSError):  # the pid is a courtesy for the refusal message
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
         self._handle = handle
         return self
 
