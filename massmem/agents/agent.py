@@ -26,8 +26,10 @@ Context management happens here, around the backend call (see :mod:`massmem.cont
   (used / window, the provider's figure or an estimate) and calibrates its counter.
 
 Compression only changes what is rendered into requests: the conversation keeps every
-message.  After a compression ``retrieval_due`` is set, for a persistent-memory context
-provider to read and clear; with ``debug_dir`` set, each compression is dumped as JSON.
+message.  A request rendered from a compressed view tells its context providers so
+(:attr:`TurnContext.compressed`): what the summarised messages said verbatim is no longer in
+context, and memory may bring it back.  With ``debug_dir`` set, each compression is dumped
+as JSON.
 """
 
 from __future__ import annotations
@@ -102,11 +104,17 @@ class ContextBlock:
 
 @dataclass(frozen=True, slots=True)
 class TurnContext:
-    """What a context provider may look at to decide what to add."""
+    """What a context provider may look at to decide what to add.
+
+    ``compressed`` says that older messages of this conversation were summarised for this
+    request: a provider must not assume their words are still in context (persistent memory
+    stops leaving out the turns the conversation held).
+    """
 
     agent_id: str
     question: str
     messages: Sequence[Message]
+    compressed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,8 +204,6 @@ class Agent:
         self.configured_window: int | None = None
         #: the window a context-length error revealed (wins over everything else)
         self.learnt_window: int | None = None
-        #: set after every compression; a persistent-memory context provider reads and clears it
-        self.retrieval_due = False
         #: with a folder here (``--debug``), each compression is written there as JSON
         self.debug_dir: Path | None = None
         #: the last call's context figure (used / window, API or estimate)
@@ -349,7 +355,7 @@ class Agent:
     async def _draft(self, plan: TurnPlan, entries: Sequence[Entry], view: CompressedView | None) -> _Draft:
         """Render stored messages under ``view``, ask the context providers, build the request."""
         history = render(entries, view)
-        blocks = await self._blocks(history)
+        blocks = await self._blocks(history, compressed=view is not None)
         return _Draft(view, history, blocks, _build(plan, history, blocks))
 
     async def _stream(
@@ -513,8 +519,7 @@ class Agent:
         return result
 
     async def _rebuilt(self, plan: TurnPlan, entries: Sequence[Entry], result: CompressionResult) -> _Draft:
-        # Older messages left the request: memory retrieval may now add what they held.
-        self.retrieval_due = True
+        # Older messages left the request: the providers hear it (``compressed``) and may add what they held.
         return await self._draft(plan, entries, result.view)
 
     def _fit(self, plan: TurnPlan, draft: _Draft, limit: int) -> tuple[_Draft, int]:
@@ -647,11 +652,11 @@ class Agent:
         if on_context is not None:
             on_context(self.context_usage)
 
-    async def _blocks(self, history: Sequence[Message]) -> list[ContextBlock]:
+    async def _blocks(self, history: Sequence[Message], *, compressed: bool) -> list[ContextBlock]:
         """Ask every context provider for this call's blocks; a failing provider is skipped."""
         if not self.context_providers:
             return []
-        context = TurnContext(self.id, self.question, tuple(history))
+        context = TurnContext(self.id, self.question, tuple(history), compressed)
         results = await asyncio.gather(
             *(provider(context) for provider in self.context_providers), return_exceptions=True
         )

@@ -4,10 +4,19 @@ The agent and the team loop know nothing about memory; this module plugs it in
 through the agent's two seams:
 
 * a **context provider** per agent renders retrieved memories (own + previous
-  winners', turn-filtered) and the shared-memory window into each call;
+  winners', turn-filtered) and the shared memory (its window, and its persistent part
+  searched with the task) into each call;
 * an **after-turn hook** per agent buffers what the agent said; the turn is
   recorded once, when the question is finished (:meth:`TeamMemory.finish_turn`),
   so a team of ten agents does not run fact extraction after every call.
+
+Every call retrieves, so the memories are in every request an agent sends (context blocks
+are rendered per call, never stored).  With ``exclude_recent`` retrieval leaves out what the
+agent's conversation already holds: the records this process wrote for the session's earlier
+turns, whose questions and answers are in its history.  Records from another process — an
+earlier run under the same ``session_name``, a resumed session, a restart — are not held, so
+they are retrieved from the first call; once compression summarised older messages
+(:attr:`TurnContext.compressed`) nothing is assumed held any more.
 
 Memory is an aid: any failure here is logged and the run goes on.
 """
@@ -42,7 +51,6 @@ class _Seat:
     memory: PersistentMemory | None
     said: list[dict[str, Any]] = field(default_factory=list)
     reasoning: list[str] = field(default_factory=list)
-    calls_this_turn: int = 0
     extractor_bound: bool = False
 
 
@@ -57,7 +65,6 @@ class TeamMemory:
         session_id: str,
         turn: int = 1,
         winners: Sequence[tuple[str, int]] = (),
-        resumed: bool = False,
         log_dir: Path | None = None,
     ) -> None:
         from massmem.memory.persistent import Winner
@@ -65,7 +72,8 @@ class TeamMemory:
         self.team = team
         self.session_id = session_id
         self.winners: list[Winner] = [Winner(a, t) for a, t in winners]
-        self.resumed = resumed
+        #: ids of the records this process wrote for turns the agents' history now holds
+        self.held: set[str] = set()
         #: the session's turn number of the question being worked on (1-based, continues on resume)
         self.turn = turn
         self.log_dir = log_dir
@@ -145,36 +153,23 @@ class TeamMemory:
         async def provide(context: TurnContext) -> list[ContextBlock]:
             self._bind_extractor(seat)
             blocks: list[ContextBlock] = []
+            query = _query(context)
             if seat.memory is not None:
-                trigger = self._trigger(seat)
-                query = _query(context)
-                if seat.memory.should_retrieve(trigger):
-                    started = time.perf_counter()
-                    text = await seat.memory.retrieve_block(
-                        query, trigger=trigger, previous_winners=self.winners
-                    )
-                    ms = round((time.perf_counter() - started) * 1000, 2)
-                    found = text.count("\n• ") if text else 0
-                    seat.agent.notify(MemoryActivity("persistent", "query", query, found, ms))
-                    if text:
-                        blocks.append(ContextBlock("Relevant memories", text))
+                held = self.held if seat.memory.exclude_recent and not context.compressed else ()
+                started = time.perf_counter()
+                text = await seat.memory.retrieve_block(query, previous_winners=self.winners, exclude=held)
+                ms = round((time.perf_counter() - started) * 1000, 2)
+                found = text.count("\n• ") if text else 0
+                seat.agent.notify(MemoryActivity("persistent", "query", query, found, ms))
+                if text:
+                    blocks.append(ContextBlock("Relevant memories", text))
             if self.shared is not None:
-                shared = await self.shared.render_for(seat.agent.id)
+                shared = await self.shared.render_for(seat.agent.id, query=query)
                 if shared:
                     blocks.append(ContextBlock("Shared memory", shared))
-            seat.calls_this_turn += 1
             return blocks
 
         return provide
-
-    def _trigger(self, seat: _Seat) -> str:
-        """Why this call may need long-term memory (``exclude_recent`` retrieves only on these)."""
-        if getattr(seat.agent, "retrieval_due", False):
-            seat.agent.retrieval_due = False  # type: ignore[attr-defined]
-            return "compression"
-        if self.resumed and seat.calls_this_turn == 0:
-            return "resume"
-        return "turn"
 
     def _bind_extractor(self, seat: _Seat) -> None:
         """Extraction through the agent's own backend, scheduled on the loop that owns it.
@@ -238,14 +233,23 @@ class TeamMemory:
         if result is not None:
             self.winners.append(Winner(result.winner, self.turn))
         self.turn += 1
-        self.resumed = False
 
     async def _record(self, seat: _Seat, messages: list[dict[str, Any]]) -> None:
         assert seat.memory is not None
         try:
-            await seat.memory.record(messages, turn=self.turn, reasoning="\n".join(seat.reasoning) or None)
+            result = await seat.memory.record(
+                messages, turn=self.turn, reasoning="\n".join(seat.reasoning) or None
+            )
         except Exception as exc:
             log.warning("agent %s: recording turn %d failed: %s", seat.agent.id, self.turn, exc)
+            return
+        # The turn's question and answer come back as history from the next question on.
+        self.held.update(result.raw_ids)
+        self.held.update(str(f["id"]) for f in result.facts if isinstance(f, dict) and f.get("id"))
+
+    def history_cleared(self) -> None:
+        """The session's earlier turns left the agents' context (a reset): nothing is held any more."""
+        self.held.clear()
 
     def abandon_turn(self) -> None:
         """Forget what was buffered for a cancelled or failed turn: it is not recorded."""
@@ -255,7 +259,6 @@ class TeamMemory:
         for seat in self.seats.values():
             seat.said.clear()
             seat.reasoning.clear()
-            seat.calls_this_turn = 0
 
     def close(self) -> None:
         memories = [s.memory for s in self.seats.values() if s.memory is not None]
@@ -269,10 +272,15 @@ class TeamMemory:
 
 
 def _query(context: TurnContext) -> str:
-    """What to search memory for: the question, plus the latest thing the agent was asked."""
+    """What to search memory for: the task.
+
+    Later messages of a question are the team's own protocol (receipts, updates of other
+    answers, enforcement); searched with, they find old votes and receipts rather than what
+    the task is about.  The latest message stands in only when there is no question.
+    """
     from massmem.messages import UserMessage
 
+    if context.question.strip():
+        return context.question[:1500]
     latest = next((m.content for m in reversed(context.messages) if isinstance(m, UserMessage)), "")
-    if latest and context.question and context.question not in latest:
-        return f"{context.question}\n{latest[:500]}"
-    return latest[:1500] or context.question
+    return latest[:1500]

@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 __all__ = [
     "RunOptions",
     "TeamSession",
-    "TurnNotSaved",
     "open_for",
     "result_as_dict",
     "run_interactive",
@@ -40,18 +39,6 @@ __all__ = [
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_TIMEOUT, EXIT_INTERRUPTED = 0, 1, 3, 130
-
-
-class TurnNotSaved(MassmemError):
-    """A turn finished but could not be saved (full disk, file-size limit, a file in the way).
-
-    Carries the finished ``result`` so the caller still prints the answer, then the reason.
-    """
-
-    def __init__(self, result: RunResult, cause: MassmemError) -> None:
-        super().__init__(f"the answer above was not saved: {cause}")
-        self.result = result
-        self.cause = cause
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,8 +207,7 @@ class TeamSession:
     def _attach_memory(self) -> Any:
         """Persistent and shared memory for this session (``TeamMemory``), when the team uses them.
 
-        It is told the session id, the coming turn number, the winners history and whether
-        the session is being resumed (the first call of a resumed session retrieves).
+        It is told the session id, the coming turn number and the winners history.
         """
         memory = self.team.memory
         if not memory.enabled or not (memory.persistent_memory.enabled or memory.shared_memory.enabled):
@@ -237,7 +223,6 @@ class TeamSession:
             session_id=self.session.id,
             turn=state.next_turn,
             winners=[(w.agent_id, w.turn) for w in state.winners],
-            resumed=not self.session.created and bool(state.turns),
             log_dir=self.log_dir,
         )
 
@@ -306,11 +291,7 @@ class TeamSession:
         )
         # The turn is saved before memory records it: a slow or interrupted recording never
         # costs the turn itself.
-        try:
-            self.session.record_turn(turn)
-        except MassmemError as exc:  # a full disk, a file in the way: the answer still exists
-            self._abandon_memory_turn()
-            raise TurnNotSaved(result, exc) from exc
+        self.session.record_turn(turn)
         self.last_result = result
         self.turns_this_run += 1
         if self.memory is not None:
@@ -355,6 +336,8 @@ class TeamSession:
         """Really start over: no earlier turns in the context, every agent's conversation empty."""
         for agent in self.orchestrator.agents:
             agent.conversation.clear()
+        if self.memory is not None:
+            self.memory.history_cleared()
         self.session.reset()
 
     async def close(self) -> None:
@@ -394,52 +377,33 @@ def run_once(team: TeamConfig, question: str, options: RunOptions) -> int:
         finally:
             await built.close()
 
-    not_saved: MassmemError | None = None
     try:
         result = asyncio.run(go())
-    except TurnNotSaved as exc:
-        result, not_saved = exc.result, exc
     except KeyboardInterrupt:
         display.close()
-        finish_quietly(session, "interrupted", "interrupted by the user")
+        session.finish("interrupted", error="interrupted by the user")
         raise
     except (CoordinationError, MassmemError) as exc:
         display.close()
-        finish_quietly(session, "failed", str(exc).splitlines()[0][:500])
+        session.finish("failed", error=str(exc).splitlines()[0][:500])
         raise
     except BaseException:
         display.close()
-        finish_quietly(session, "failed", "massmem stopped unexpectedly")
+        session.finish("failed", error="massmem stopped unexpectedly")
         raise
     display.close()
-    # The answer is printed before anything else can fail: a turn that finished is never lost
-    # from the screen, whatever happens to the disk afterwards.
+    session.finish("completed")
     turn = session.state.last_turn
     if options.as_json:
         history_turns = session.state.turns[-1].history_turns if session.state.turns else 0
-        payload = result_as_dict(result, session.id, turn=turn, history_turns=history_turns)
-        payload["saved"] = not_saved is None
-        if not_saved is not None:
-            payload["error"] = str(not_saved)
-        print(json.dumps(payload, indent=2), flush=True)
+        print(
+            json.dumps(result_as_dict(result, session.id, turn=turn, history_turns=history_turns), indent=2)
+        )
     elif options.display == "none":
-        print(result.final_answer, flush=True)
+        print(result.final_answer)
     for agent_id, reason in result.failures.items():
         print(f"note: agent {agent_id} dropped out: {reason}", file=sys.stderr)
-    if not_saved is not None:
-        finish_quietly(session, "failed", str(not_saved).splitlines()[0][:500])
-        print(f"error: {not_saved}", file=sys.stderr)
-        return EXIT_FAILED
-    session.finish("completed")
     return EXIT_TIMEOUT if result.timed_out else EXIT_OK
-
-
-def finish_quietly(session: OpenSession, status: str, error: str | None) -> None:
-    """Record how the run ended when it already failed: a second failure must not hide the first."""
-    try:
-        session.finish(status, error)  # type: ignore[arg-type]
-    except MassmemError as exc:
-        print(f"note: the session's status could not be recorded: {exc}", file=sys.stderr)
 
 
 def run_interactive(team: TeamConfig, options: RunOptions, *, first_question: str | None = None) -> int:

@@ -15,7 +15,6 @@ _EXPORTS = {
     "PersistentMemory": "massmem.memory.persistent",
     "MemoryHit": "massmem.memory.persistent",
     "RecordResult": "massmem.memory.persistent",
-    "RetrievalTrigger": "massmem.memory.persistent",
     "Winner": "massmem.memory.persistent",
     "SharedMemory": "massmem.memory.shared",
     "SharedEntry": "massmem.memory.shared",

@@ -16,9 +16,9 @@ Every point carries ``agent_id``, ``run_id`` (the memory session), ``turn``, ``b
 Retrieval (:meth:`PersistentMemory.retrieve`) searches the agent's own memories plus those
 of previous winners — the winner of turn *t* contributes only memories with turn <= *t* —
 with the hybrid search of :mod:`massmem.memory.retrieval`, and :meth:`render` turns the
-hits into one labelled block.  With ``exclude_recent`` (the default) an agent retrieves
-only when its context lost something: after compression, after a restart, and on the first
-turn of a resumed session (:class:`RetrievalTrigger`).
+hits into one labelled block.  Retrieval can leave out given records (``exclude``): with
+``exclude_recent`` (the default) the team leaves out what the agent's conversation already
+holds, so nothing is injected twice (see :mod:`massmem.agents.team_memory`).
 
 The blocking work (embedding, Qdrant, mem0) runs in worker threads: the async methods are
 what agents call; the ``*_sync`` ones are the same code for scripts and benchmarks.
@@ -34,14 +34,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import hashlib
 import json
 import logging
 import re
 import threading
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,7 +63,6 @@ __all__ = [
     "MemoryHit",
     "PersistentMemory",
     "RecordResult",
-    "RetrievalTrigger",
     "Winner",
     "prepare_entries",
 ]
@@ -79,15 +77,6 @@ WORKFLOW_TOOLS = frozenset({"new_answer", "vote"})
 PASSAGE_CHARS = 1000
 #: a tool result longer than this is cut before recording
 TOOL_RESULT_CHARS = 8000
-
-
-class RetrievalTrigger(enum.StrEnum):
-    """Why an agent is about to work; with ``exclude_recent`` only the last three retrieve."""
-
-    TURN = "turn"
-    COMPRESSION = "compression"
-    RESTART = "restart"
-    RESUME = "resume"
 
 
 @dataclass(frozen=True, slots=True)
@@ -586,10 +575,6 @@ class PersistentMemory:
 
     # ------------------------------------------------------------------ retrieval
 
-    def should_retrieve(self, trigger: RetrievalTrigger | str = RetrievalTrigger.TURN) -> bool:
-        """With ``exclude_recent``, retrieve only when the context lost something."""
-        return RetrievalTrigger(trigger) is not RetrievalTrigger.TURN or not self.exclude_recent
-
     def scope(
         self, previous_winners: Iterable[Winner | tuple[str, int] | Mapping[str, Any]] = ()
     ) -> list[ScopeClause]:
@@ -611,10 +596,16 @@ class PersistentMemory:
         *,
         previous_winners: Iterable[Winner | tuple[str, int] | Mapping[str, Any]] = (),
         limit: int | None = None,
+        exclude: Collection[str] = (),
     ) -> list[MemoryHit]:
-        """The most relevant memories for ``query`` (own + previous winners), best first."""
+        """The most relevant memories for ``query`` (own + previous winners), best first.
+
+        Records whose id is in ``exclude`` are left out (what the caller already has in context).
+        """
         winners = list(previous_winners)
-        return await asyncio.to_thread(self.retrieve_sync, query, previous_winners=winners, limit=limit)
+        return await asyncio.to_thread(
+            self.retrieve_sync, query, previous_winners=winners, limit=limit, exclude=frozenset(exclude)
+        )
 
     def retrieve_sync(
         self,
@@ -622,19 +613,23 @@ class PersistentMemory:
         *,
         previous_winners: Iterable[Winner | tuple[str, int] | Mapping[str, Any]] = (),
         limit: int | None = None,
+        exclude: Collection[str] = (),
     ) -> list[MemoryHit]:
         from massmem.memory.retrieval import hybrid_search
 
+        wanted = limit if limit is not None else self.limit
+        # Excluded records are dropped after ranking (they still lift their neighbours, which is
+        # what they would do in context), so ask for enough to fill ``wanted`` without them.
         points = hybrid_search(
             self.store,
             self.collection,
             self.embedder,
             query,
             self.scope(previous_winners),
-            limit if limit is not None else self.limit,
+            wanted + len(exclude),
             self.weights,
         )
-        return [self._hit(p) for p in points]
+        return [self._hit(p) for p in points if str(p.id) not in exclude][:wanted]
 
     def _hit(self, point: Any) -> MemoryHit:
         payload = point.payload
@@ -667,14 +662,12 @@ class PersistentMemory:
         self,
         query: str,
         *,
-        trigger: RetrievalTrigger | str = RetrievalTrigger.TURN,
         previous_winners: Iterable[Winner | tuple[str, int] | Mapping[str, Any]] = (),
         limit: int | None = None,
+        exclude: Collection[str] = (),
     ) -> str | None:
-        """The rendered block to put before the agent works, or ``None`` (skipped or nothing found)."""
-        if not self.should_retrieve(trigger):
-            return None
-        hits = await self.retrieve(query, previous_winners=previous_winners, limit=limit)
+        """The rendered block to put before the agent works, or ``None`` when nothing was found."""
+        hits = await self.retrieve(query, previous_winners=previous_winners, limit=limit, exclude=exclude)
         return self.render(hits) if hits else None
 
     @staticmethod
@@ -684,8 +677,12 @@ class PersistentMemory:
             "=== RELEVANT MEMORIES (from persistent memory) ===",
             "Facts and notes from earlier work, most relevant first. They may be out of date.",
         ]
+        seen: set[tuple[str | None, str]] = set()
         for hit in hits:
             text = " ".join(hit.text.split())
+            if (hit.agent_id, text) in seen:  # e.g. the same vote cast twice: once is enough
+                continue
+            seen.add((hit.agent_id, text))
             if len(text) > max_chars:
                 text = text[: max_chars - 1] + "…"
             if hit.own:

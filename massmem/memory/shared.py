@@ -6,6 +6,8 @@
   that gave it; the last ``window`` entries (default 10) are shown to each agent;
 * an optional **shared persistent memory** — the same entries recorded in the long-term
   store under the team's own id, so later turns and sessions can retrieve them by meaning.
+  Any agent retrieves them with the task as the query, including an agent that joined the
+  team after they were written; entries the window already shows are left out.
 
 The orchestrator calls :meth:`record_answer` / :meth:`record_vote` as they happen and
 :meth:`render_for` (or :meth:`inject`) right before an agent works.  Memory is an aid: every
@@ -66,6 +68,8 @@ class SharedMemory:
         self.persistent = persistent if self.config.persistent else None
         self.max_entry_chars = max_entry_chars
         self._entries: list[SharedEntry] = []
+        #: the persistent record ids of each entry, so the window's own entries are not retrieved again
+        self._record_ids: dict[SharedEntry, list[str]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -111,21 +115,28 @@ class SharedMemory:
         if self.persistent is not None and entry.kind != "vote":
             try:
                 text = f"{entry.label()} {entry.content}"
-                await self.persistent.record(
+                result = await self.persistent.record(
                     [{"role": "assistant", "content": text}],
                     turn=entry.turn or 0,
                     metadata={"shared_from": entry.agent_id, "shared_kind": entry.kind},
                 )
+                with self._lock:
+                    self._record_ids[entry] = [*result.raw_ids, *_fact_ids(result.facts)]
             except Exception as exc:
                 log.warning("shared memory: persistent recording for %s failed: %s", entry.agent_id, exc)
 
     # ------------------------------------------------------------------ rendering
 
     async def render_for(self, agent_id: str, query: str | None = None) -> str | None:
-        """The block to show ``agent_id`` before it works, or ``None`` when there is nothing."""
+        """The block to show ``agent_id`` before it works, or ``None`` when there is nothing.
+
+        With a ``query`` (the task), the shared persistent memory is searched by meaning; what
+        the window shows is left out of the hits, so no entry is shown twice.
+        """
         if not self.enabled:
             return None
         sections: list[str] = []
+        recent: list[SharedEntry] = []
         try:
             recent = self.recent()
             total = len(self._entries)
@@ -137,7 +148,9 @@ class SharedMemory:
             log.warning("shared memory: rendering for %s failed: %s", agent_id, exc)
         if self.persistent is not None and query:
             try:
-                hits = await self.persistent.retrieve(query)
+                with self._lock:
+                    shown = {i for e in recent for i in self._record_ids.get(e, ())}
+                hits = await self.persistent.retrieve(query, exclude=shown)
                 if hits:
                     lines = ["=== SHARED PERSISTENT MEMORY ==="]
                     lines += [f"• {self._clip(h.text)}" for h in hits]
@@ -184,3 +197,9 @@ class SharedMemory:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._record_ids.clear()
+
+
+def _fact_ids(facts: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The ids of the facts mem0 reported for a record call (entries without one are skipped)."""
+    return [str(f["id"]) for f in facts if isinstance(f, Mapping) and f.get("id")]

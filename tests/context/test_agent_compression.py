@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from massmem.agents import Agent, TurnPlan
+from massmem.agents import Agent, ContextBlock, TurnContext, TurnPlan
 from massmem.backends.base import Capabilities, ModelRequest
 from massmem.backends.scripted import FunctionBackend
 from massmem.context.compression import CompressionReport
@@ -40,6 +40,13 @@ def reports(notes: list) -> list[CompressionReport]:
 async def test_reactive_compression_retries_once_with_a_smaller_request() -> None:
     toy = SmallWindowModel(window=450, reply="r" * 90)
     agent = Agent("a", toy.backend())
+    compressed: list[bool] = []  # what context providers are told about each request
+
+    async def provider(context: TurnContext) -> list[ContextBlock]:
+        compressed.append(context.compressed)
+        return []
+
+    agent.context_providers.append(provider)
     agent.begin("q")
     notes: list = []
     await grow(agent, 8, notes=notes)
@@ -58,7 +65,8 @@ async def test_reactive_compression_retries_once_with_a_smaller_request() -> Non
     # Learnt from the error, and calibrated on the requested size.
     assert agent.learnt_window == 450 and agent.context_window == 450
     assert agent.counter.observations >= 1
-    assert agent.retrieval_due is True
+    # The rebuilt request tells memory that older messages left it; the first requests did not.
+    assert compressed[0] is False and compressed[-1] is True
 
 
 async def test_rebuilt_request_keeps_system_request_and_recent_with_summary_as_assistant() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from massmem.memory.persistent import RetrievalTrigger, Winner, prepare_entries
+from massmem.memory.persistent import Winner, prepare_entries
 from massmem.messages import AssistantMessage, SystemMessage, ToolCall, ToolResultMessage, UserMessage
 from tests.memory.conftest import facts_fn
 
@@ -109,20 +109,19 @@ async def test_previous_winners_are_filtered_by_turn(make_memory) -> None:
     assert [(c.agent_id, c.max_turn) for c in clauses] == [("agent_a", None), ("agent_b", 3)]
 
 
-async def test_exclude_recent_retrieves_only_when_context_was_lost(make_memory) -> None:
+async def test_retrieval_leaves_out_the_records_it_is_told_to(make_memory) -> None:
     memory = make_memory(exclude_recent=True)
-    await memory.record([AssistantMessage("The report generator writes PDF files with WeasyPrint.")], turn=1)
-    assert not memory.should_retrieve(RetrievalTrigger.TURN)
-    assert await memory.retrieve_block("PDF report", trigger="turn") is None
-    for trigger in (RetrievalTrigger.COMPRESSION, RetrievalTrigger.RESTART, RetrievalTrigger.RESUME):
-        assert memory.should_retrieve(trigger)
-        block = await memory.retrieve_block("PDF report", trigger=trigger)
-        assert block is not None and "WeasyPrint" in block
-
-    always = make_memory("agent_b", exclude_recent=False)
-    await always.record([AssistantMessage("Agent B uses pandoc to build the HTML docs.")], turn=1)
-    assert always.should_retrieve(RetrievalTrigger.TURN)
-    assert "pandoc" in (await always.retrieve_block("HTML docs") or "")
+    held = await memory.record(
+        [AssistantMessage("The report generator writes PDF files with WeasyPrint.")], turn=1
+    )
+    await memory.record([AssistantMessage("Every night the PDF reports are archived on the NAS.")], turn=2)
+    block = await memory.retrieve_block("PDF report")
+    assert block is not None and "WeasyPrint" in block and "NAS" in block
+    # What the caller already has in context is left out; the rest still fills the block.
+    left = await memory.retrieve("PDF report", exclude=held.raw_ids)
+    assert left and not any("WeasyPrint" in h.text for h in left)
+    assert any("NAS" in h.text for h in left)
+    assert await memory.retrieve_block("WeasyPrint", exclude=held.raw_ids, limit=1) is not None
 
 
 async def test_render_is_one_labelled_block(make_memory) -> None:
