@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "RunOptions",
     "TeamSession",
+    "TurnNotSaved",
     "open_for",
     "result_as_dict",
     "run_interactive",
@@ -39,6 +40,18 @@ __all__ = [
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_TIMEOUT, EXIT_INTERRUPTED = 0, 1, 3, 130
+
+
+class TurnNotSaved(MassmemError):
+    """A turn finished but could not be saved (full disk, file-size limit, a file in the way).
+
+    Carries the finished ``result`` so the caller still prints the answer, then the reason.
+    """
+
+    def __init__(self, result: RunResult, cause: MassmemError) -> None:
+        super().__init__(f"the answer above was not saved: {cause}")
+        self.result = result
+        self.cause = cause
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,7 +304,11 @@ class TeamSession:
         )
         # The turn is saved before memory records it: a slow or interrupted recording never
         # costs the turn itself.
-        self.session.record_turn(turn)
+        try:
+            self.session.record_turn(turn)
+        except MassmemError as exc:  # a full disk, a file in the way: the answer still exists
+            self._abandon_memory_turn()
+            raise TurnNotSaved(result, exc) from exc
         self.last_result = result
         self.turns_this_run += 1
         if self.memory is not None:
@@ -377,33 +394,52 @@ def run_once(team: TeamConfig, question: str, options: RunOptions) -> int:
         finally:
             await built.close()
 
+    not_saved: MassmemError | None = None
     try:
         result = asyncio.run(go())
+    except TurnNotSaved as exc:
+        result, not_saved = exc.result, exc
     except KeyboardInterrupt:
         display.close()
-        session.finish("interrupted", error="interrupted by the user")
+        finish_quietly(session, "interrupted", "interrupted by the user")
         raise
     except (CoordinationError, MassmemError) as exc:
         display.close()
-        session.finish("failed", error=str(exc).splitlines()[0][:500])
+        finish_quietly(session, "failed", str(exc).splitlines()[0][:500])
         raise
     except BaseException:
         display.close()
-        session.finish("failed", error="massmem stopped unexpectedly")
+        finish_quietly(session, "failed", "massmem stopped unexpectedly")
         raise
     display.close()
-    session.finish("completed")
+    # The answer is printed before anything else can fail: a turn that finished is never lost
+    # from the screen, whatever happens to the disk afterwards.
     turn = session.state.last_turn
     if options.as_json:
         history_turns = session.state.turns[-1].history_turns if session.state.turns else 0
-        print(
-            json.dumps(result_as_dict(result, session.id, turn=turn, history_turns=history_turns), indent=2)
-        )
+        payload = result_as_dict(result, session.id, turn=turn, history_turns=history_turns)
+        payload["saved"] = not_saved is None
+        if not_saved is not None:
+            payload["error"] = str(not_saved)
+        print(json.dumps(payload, indent=2), flush=True)
     elif options.display == "none":
-        print(result.final_answer)
+        print(result.final_answer, flush=True)
     for agent_id, reason in result.failures.items():
         print(f"note: agent {agent_id} dropped out: {reason}", file=sys.stderr)
+    if not_saved is not None:
+        finish_quietly(session, "failed", str(not_saved).splitlines()[0][:500])
+        print(f"error: {not_saved}", file=sys.stderr)
+        return EXIT_FAILED
+    session.finish("completed")
     return EXIT_TIMEOUT if result.timed_out else EXIT_OK
+
+
+def finish_quietly(session: OpenSession, status: str, error: str | None) -> None:
+    """Record how the run ended when it already failed: a second failure must not hide the first."""
+    try:
+        session.finish(status, error)  # type: ignore[arg-type]
+    except MassmemError as exc:
+        print(f"note: the session's status could not be recorded: {exc}", file=sys.stderr)
 
 
 def run_interactive(team: TeamConfig, options: RunOptions, *, first_question: str | None = None) -> int:
