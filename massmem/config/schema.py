@@ -328,7 +328,7 @@ class CompressionConfig(_Model):
 class RetrievalConfig(_Model):
     limit: int = Field(default=5, ge=1, le=100, description="Memories injected per call")
     exclude_recent: bool = Field(
-        default=True, description="Retrieve only after compression, a restart or on resuming a session"
+        default=True, description="Leave out turns the conversation holds as history (unless compressed)"
     )
 
 
