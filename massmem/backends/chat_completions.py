@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from massmem.backends._common import is_transport_error
+from massmem.backends._common import is_official, is_transport_error
 from massmem.backends.base import Backend, Capabilities, JsonSchemaFormat, ModelRequest, ToolSpec
 from massmem.backends.faults import detect_context_overflow, parse_retry_after
 from massmem.backends.presets import LOCAL_PLACEHOLDER_KEY, get_preset
@@ -321,6 +321,7 @@ class ChatCompletionsBackend(Backend):
         provider: str = "chatcompletion",
         key_env: str | None = None,
         key_required: bool = False,
+        withheld_key: str | None = None,
         timeout: float = 600.0,
         temperature: float | None = None,
         max_tokens: int | None = None,
@@ -346,6 +347,8 @@ class ChatCompletionsBackend(Backend):
         self._api_key = api_key
         self._key_env = key_env
         self._key_required = key_required
+        #: "GROQ_API_KEY is sent only to …" when ``base_url`` overrides a cloud preset's URL
+        self._withheld_key = withheld_key
         self._extra_headers = dict(extra_headers or {})
         self._dialect: Dialect = dialect
         self._max_tokens_field = max_tokens_field
@@ -445,9 +448,11 @@ class ChatCompletionsBackend(Backend):
     def _ensure_client(self) -> AsyncOpenAI:
         if self._client is None:
             if self._api_key is None and self._key_required:
+                where = f"set the {self._key_env} environment variable (or api_key in the backend config)"
+                if self._withheld_key:
+                    where = f"set api_key in the backend config ({self._withheld_key})"
                 raise AuthenticationFailed(
-                    f"no API key for {self.provider}: set the {self._key_env} environment variable "
-                    "(or api_key in the backend config)",
+                    f"no API key for {self.provider} at {self.base_url}: {where}",
                     provider=self.provider,
                     agent_id=self.agent_id,
                 )
@@ -605,6 +610,8 @@ class ChatCompletionsBackend(Backend):
     def _key_hint(self) -> str:
         if self._key_env:
             return f"Set {self._key_env} to a valid key (or api_key in the backend config)."
+        if self._withheld_key:
+            return f"Set api_key in the backend config to a key this server accepts ({self._withheld_key})."
         return "Set api_key in the backend config to a key this server accepts."
 
 
@@ -680,15 +687,18 @@ def _opt_int(value: Any) -> int | None:
 def from_config(config: ChatCompletionBackendConfig, **context: Any) -> ChatCompletionsBackend:
     """Build from a validated config; ``context`` may carry ``agent_id`` for error messages.
 
-    The key comes from ``api_key`` in the config, else from the preset's variable.
-    A cloud preset without a key fails on the first call (before any request), so
-    a fallback backend that is never used does not need a key.  A bare
-    ``base_url`` never receives a key from the environment: sending
-    ``OPENAI_API_KEY`` to an arbitrary host would leak it.
+    The key comes from ``api_key`` in the config, else from the preset's variable —
+    but only while the backend talks to the preset's own URL.  A cloud preset without
+    a key fails on the first call (before any request), so a fallback backend that is
+    never used does not need a key.  A ``base_url`` of its own (bare, or overriding a
+    preset's) never receives a key from the environment: ``GROQ_API_KEY`` sent to
+    whatever host the URL names would leak it; such a backend names its key with
+    ``api_key`` (a cloud preset's still needs one, and says so before any request).
     """
     preset = get_preset(config.provider) if config.provider else None
     base_url = config.base_url or (preset.base_url if preset else "")
-    key_env = preset.key_env if preset else None
+    own_url = preset is not None and is_official(config.base_url, preset.base_url)
+    key_env = preset.key_env if preset is not None and own_url else None
     api_key = config.api_key.get_secret_value() if config.api_key is not None else None
     if api_key is None and key_env:
         api_key = os.environ.get(key_env) or None
@@ -699,6 +709,11 @@ def from_config(config: ChatCompletionBackendConfig, **context: Any) -> ChatComp
         provider=config.provider or _host(base_url),
         key_env=key_env,
         key_required=bool(preset and preset.needs_key),
+        withheld_key=(
+            f"{preset.key_env} is sent only to {preset.base_url}"
+            if preset is not None and preset.key_env and not own_url
+            else None
+        ),
         timeout=config.timeout,
         temperature=config.temperature,
         max_tokens=config.max_tokens,

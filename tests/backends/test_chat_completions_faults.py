@@ -17,6 +17,7 @@ import pytest
 
 from massmem.backends.base import ModelRequest
 from massmem.backends.chat_completions import ChatCompletionsBackend, from_config
+from massmem.backends.presets import PRESETS, ChatPreset
 from massmem.config.schema import ChatCompletionBackendConfig
 from massmem.errors import (
     AuthenticationFailed,
@@ -218,8 +219,10 @@ async def test_401_names_the_variable_and_hides_the_key(
     loopback: LoopbackServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GROQ_API_KEY", SENTINEL)
+    # The loopback server plays Groq's own endpoint: the variable's key is sent only there.
+    monkeypatch.setitem(PRESETS, "groq", ChatPreset("groq", f"{loopback.url}/v1", "GROQ_API_KEY"))
     loopback.push(wire.invalid_key(f"{SENTINEL} (full key echoed by a careless proxy)"))
-    error = await failure(make_backend(loopback, provider="groq", api_key=None))
+    error = await failure(make_backend(loopback, provider="groq", api_key=None, base_url=None))
     assert isinstance(error, AuthenticationFailed)
     assert "GROQ_API_KEY" in str(error)
     assert "HTTP 401" in str(error)
