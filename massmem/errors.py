@@ -198,6 +198,11 @@ class CoordinationError(MassmemError):
 
 
 _SECRET_PATTERNS = [
+    # Masked keys a provider echoes back ("sk-SENTI**********3XYZ", "sk-ant-api03-...AbCd"): the
+    # visible ends still identify the key.  Four or more stars between word characters, or a
+    # known key prefix around an ellipsis; Markdown's ** and "a *** b" stay untouched.
+    re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]*\*{4,}[A-Za-z0-9][A-Za-z0-9_\-]*"),
+    re.compile(r"(?:sk-|gsk_|xai-|AIza)[A-Za-z0-9_\-]*(?:\.{3}|…)[A-Za-z0-9_\-]*[A-Za-z0-9]"),
     re.compile(r"sk-ant-[A-Za-z0-9_\-]{8,}"),
     re.compile(r"sk-[A-Za-z0-9_\-]{8,}"),
     re.compile(r"AIza[0-9A-Za-z_\-]{20,}"),
@@ -216,7 +221,7 @@ def register_secret(value: str | None) -> None:
 
 
 def redact(text: str) -> str:
-    """Replace anything that looks like an API key with ``***``."""
+    """Replace anything that looks like an API key, or a masked echo of one, with ``***``."""
     for secret in _KNOWN_SECRETS:
         if secret in text:
             text = text.replace(secret, "***")

@@ -350,6 +350,8 @@ class ChatCompletionsBackend(Backend):
         #: "GROQ_API_KEY is sent only to …" when ``base_url`` overrides a cloud preset's URL
         self._withheld_key = withheld_key
         self._extra_headers = dict(extra_headers or {})
+        for value in self._extra_headers.values():
+            register_secret(value)  # a header value is a token unless proven otherwise
         self._dialect: Dialect = dialect
         self._max_tokens_field = max_tokens_field
         self._preflight = preflight
@@ -549,8 +551,10 @@ class ChatCompletionsBackend(Backend):
         message = _server_message(exc)
         where = self._where()
         if status in (401, 403):
+            # The hint before the server's words: a status line cuts the end, never what to do.
             return AuthenticationFailed(
-                f"{self.provider} rejected the API key (HTTP {status}): {message}. {self._key_hint()}",
+                f"{self.provider} rejected the API key (HTTP {status}). {self._key_hint()} "
+                f"The server said: {message}",
                 **where,
             )
         if status == 429:
@@ -718,7 +722,7 @@ def from_config(config: ChatCompletionBackendConfig, **context: Any) -> ChatComp
         temperature=config.temperature,
         max_tokens=config.max_tokens,
         context_window=config.context_window,
-        extra_headers=config.extra_headers,
+        extra_headers={name: value.get_secret_value() for name, value in config.extra_headers.items()},
         agent_id=context.get("agent_id"),
         # OpenAI's reasoning models refuse max_tokens; every compatible server accepts max_tokens.
         max_tokens_field="max_completion_tokens" if config.provider == "openai" else "max_tokens",

@@ -149,7 +149,9 @@ class ChatCompletionBackendConfig(_BackendBase):
         ]
         | None
     ) = Field(default=None, description="Preset that sets base_url and the key variable")
-    extra_headers: dict[str, str] = Field(default_factory=dict, description="Sent with every request")
+    extra_headers: dict[str, SecretStr] = Field(
+        default_factory=dict, description="Sent with every request; values are secrets, masked like api_key"
+    )
 
     @model_validator(mode="after")
     def _needs_target(self) -> ChatCompletionBackendConfig:
