@@ -14,11 +14,14 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from massmem.cli.session_runner import MAX_QUESTION_CHARS
 from massmem.config import schema
+from massmem.config.loader import MAX_AGENTS, MAX_CONFIG_BYTES, MAX_DEPTH, MAX_NUMBER_CHARS, MAX_STRING_CHARS
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 
-INTRO = """# Configuration reference
+INTRO = (
+    """# Configuration reference
 
 A team file is YAML. `massmem validate FILE` checks it and reports every problem with its dotted path
 (`agents[1].backend.model`), its line and, for typos, a suggestion. Unknown keys are errors, never ignored.
@@ -27,9 +30,17 @@ A team file is YAML. `massmem validate FILE` checks it and reports every problem
   (the real environment wins); `$${` writes a literal `${`.
 - `@examples/NAME` names a team shipped with massmem (see `configs/`).
 - Ids (agents, sessions) are 1–64 letters, digits, `_`, `.` or `-`, starting with a letter or digit.
-
+"""
+    + (
+        "- Limits, each refused with its location: a file of at most "
+        f"{MAX_CONFIG_BYTES:,} bytes, {MAX_AGENTS} agents,\n  text values of {MAX_STRING_CHARS:,} characters, "
+        f"numbers of {MAX_NUMBER_CHARS} characters, nesting {MAX_DEPTH} levels deep.\n"
+        f"  A question may have {MAX_QUESTION_CHARS:,} characters.\n"
+    )
+    + """
 This page is generated from the schema by `scripts/gen_config_docs.py`.
 """
+)
 
 
 def _type_name(annotation: object) -> str:

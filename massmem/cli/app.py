@@ -171,7 +171,13 @@ def run(
     if timeout is not None:
         team.orchestrator.timeout = timeout
 
-    from massmem.cli.session_runner import RunOptions, run_interactive, run_once
+    from massmem.cli.session_runner import (
+        MAX_QUESTION_CHARS,
+        RunOptions,
+        check_question,
+        run_interactive,
+        run_once,
+    )
 
     options = RunOptions(
         config_path=config,
@@ -186,15 +192,16 @@ def run(
             code = run_interactive(team, options, first_question=question)
             raise typer.Exit(code)
         if question is None:
-            # A pipe and no question: all of standard input is one question.
-            question = sys.stdin.read().strip()
+            # A pipe and no question: all of standard input is one question (read no further
+            # than the limit: a runaway pipe must not fill memory first).
+            question = check_question(sys.stdin.read(MAX_QUESTION_CHARS + 1)).strip()
             if not question:
                 _fail(
                     "no question given and standard input is empty (use --interactive to read "
                     "one question per line)",
                     EXIT_USAGE,
                 )
-        code = run_once(team, question, options)
+        code = run_once(team, check_question(question), options)
     except (UsageError, SessionNotFound) as exc:
         _fail(str(exc), EXIT_USAGE)
     except KeyboardInterrupt:

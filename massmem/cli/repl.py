@@ -29,6 +29,7 @@ from massmem.cli.session_runner import (
     TeamSession,
     TurnNotSaved,
     announce,
+    check_question,
     finish_quietly,
     make_turn_display,
     open_for,
@@ -228,7 +229,7 @@ class Repl:
         display = make_turn_display(self.team, self.options)
         saved_before = built.session.state.last_turn
         try:
-            result = runner.run(built.ask(question, display))
+            result = runner.run(built.ask(check_question(question), display))
         except TurnNotSaved as exc:
             # The answer exists but the disk refused it: show it, then stop (every later turn
             # would be lost the same way); the caller reports the error and exits 1.

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from massmem.cli.display import Display, make_display
 from massmem.config.schema import TeamConfig
-from massmem.errors import CoordinationError, MassmemError
+from massmem.errors import CoordinationError, MassmemError, UsageError
 from massmem.sessions import OpenSession, open_session
 from massmem.sessions.state import AgentTurn, AnswerRecord, TurnState, VoteRecord
 
@@ -32,6 +32,7 @@ __all__ = [
     "RunOptions",
     "TeamSession",
     "TurnNotSaved",
+    "check_question",
     "open_for",
     "result_as_dict",
     "run_interactive",
@@ -40,6 +41,19 @@ __all__ = [
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_TIMEOUT, EXIT_INTERRUPTED = 0, 1, 3, 130
+
+#: longest question accepted, in characters (about 250k tokens: more than most context windows)
+MAX_QUESTION_CHARS = 1_000_000
+
+
+def check_question(question: str) -> str:
+    """``question`` if the team can be asked it; a :class:`UsageError` saying why not otherwise."""
+    if len(question) > MAX_QUESTION_CHARS:
+        raise UsageError(
+            f"the question has {len(question):,} characters, more than the limit of {MAX_QUESTION_CHARS:,}; "
+            "shorten it or put the material in a memory store (memory_stores: type file)"
+        )
+    return question
 
 
 class TurnNotSaved(MassmemError):

@@ -39,6 +39,11 @@ from massmem.errors import ConfigError, ConfigIssue, redact, register_secret
 
 __all__ = [
     "EXAMPLES_PREFIX",
+    "MAX_AGENTS",
+    "MAX_CONFIG_BYTES",
+    "MAX_DEPTH",
+    "MAX_NUMBER_CHARS",
+    "MAX_STRING_CHARS",
     "example_names",
     "format_issues",
     "format_path",
@@ -66,6 +71,24 @@ _SECRET_KEY = re.compile(r"(?i)^(?:.*api[_-]?key.*|.*secret.*|.*password.*|autho
 _MIN_SECRET = 6
 #: Stop recording line marks past this many entries (alias bombs must not hang validation).
 _MAX_LINE_ENTRIES = 100_000
+
+# Input limits: a team file is a few kilobytes; these bounds are far above any real one and keep
+# a wrong path (``-c /dev/zero``), a generated monster or a pasted blob from costing minutes or
+# landing in the session registry.  Each refusal names the limit and where it was crossed.
+#: largest config file read, in bytes
+MAX_CONFIG_BYTES = 1024 * 1024
+#: most agents in one team (every agent is a concurrent model conversation)
+MAX_AGENTS = 64
+#: longest text value (a system prompt, a description), in characters
+MAX_STRING_CHARS = 100_000
+#: longest number, in characters (Python refuses to read integers of more than 4,300 digits)
+MAX_NUMBER_CHARS = 100
+#: deepest nesting of mappings and lists
+MAX_DEPTH = 32
+#: libyaml's parser when PyYAML was built with it: ~10x faster on a large file, same nodes and marks
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
 
 
 # ----------------------------------------------------------------------------- public API
@@ -177,9 +200,23 @@ def _locate(source: str | Path) -> tuple[Path, str]:
 
 
 def _read_text(path: Path, source_name: str) -> str:
-    """Read the file, turning every OS-level failure into a ConfigError rather than a traceback."""
+    """Read the file, turning every OS-level failure into a ConfigError rather than a traceback.
+
+    At most :data:`MAX_CONFIG_BYTES` (plus one, to notice more) are read: ``-c /dev/zero`` or a
+    wrong multi-gigabyte path must fail at once, not fill memory.
+    """
     try:
-        return path.read_text(encoding="utf-8-sig")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            issue = ConfigIssue(
+                "",
+                f"the config is larger than {MAX_CONFIG_BYTES:,} bytes (the limit for a team file)",
+                None,
+                "a team file is a few kilobytes; check that -c names the right file",
+            )
+            raise ConfigError([issue], source_name)
+        return raw.decode("utf-8-sig")
     except FileNotFoundError:
         issue = ConfigIssue("", f"config file not found: {source_name}", None, _missing_file_hint(path))
     except IsADirectoryError:
@@ -249,23 +286,28 @@ def _parse_yaml(text: str, source_name: str) -> tuple[Any, LineMap, list[ConfigI
     as non-text (``yes:``, ``1:``).  A syntax error raises ConfigError at once:
     nothing after it can be trusted.
     """
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
             return None, {}, []
         lines: LineMap = {}
         issues: list[ConfigIssue] = []
+        _check_agent_count(node)
         _record_lines(node, (), lines, issues, set())
         if len(lines) > _MAX_LINE_ENTRIES:
             raise _RefusedError(
-                f"the config expands to more than {_MAX_LINE_ENTRIES} entries",
+                f"the config expands to more than {_MAX_LINE_ENTRIES:,} keys and list items",
                 None,
-                "aliases (*name) must not multiply the document this much",
+                "a team file has a few hundred; if it uses aliases (*name), they must not multiply "
+                "the document this much",
             )
         data = loader.construct_document(node)
     except _RefusedError as exc:
         raise ConfigError([exc.issue], source_name) from None
+    except ValueError as exc:  # a scalar YAML resolved but Python cannot build (a backstop)
+        issue = ConfigIssue("", f"a value cannot be read: {exc}", None, "quote it to keep it as text")
+        raise ConfigError([issue], source_name) from None
     except yaml.MarkedYAMLError as exc:
         raise ConfigError([_yaml_issue(exc, text)], source_name) from None
     except yaml.YAMLError as exc:
@@ -296,6 +338,16 @@ def _record_lines(
         )
     if len(lines) > _MAX_LINE_ENTRIES:
         return
+    if isinstance(node, yaml.ScalarNode):
+        _check_scalar(node, prefix, issues)
+        return
+    if len(prefix) >= MAX_DEPTH:
+        raise _RefusedError(
+            f"nesting deeper than {MAX_DEPTH} levels",
+            node.start_mark.line + 1,
+            "a team config needs a handful of levels; flatten this value",
+            path=format_path(prefix),
+        )
     active.add(id(node))
     try:
         if isinstance(node, yaml.MappingNode):
@@ -363,11 +415,52 @@ def _non_text_key(key: str, tag: str, path: str, line: int) -> ConfigIssue:
 
 
 class _RefusedError(Exception):
-    """A YAML document we will not expand (self-referencing or enormous aliases)."""
+    """A YAML document we will not build (self-referencing, enormous, too deep, unreadable numbers)."""
 
-    def __init__(self, message: str, line: int | None, hint: str):
+    def __init__(self, message: str, line: int | None, hint: str, *, path: str = ""):
         super().__init__(message)
-        self.issue = ConfigIssue("", message, line, hint)
+        self.issue = ConfigIssue(path, message, line, hint)
+
+
+def _check_scalar(node: yaml.ScalarNode, prefix: tuple[Part, ...], issues: list[ConfigIssue]) -> None:
+    """Text longer than :data:`MAX_STRING_CHARS` is an issue; an over-long number is refused.
+
+    Numbers are refused before the document is built: Python raises on integers of more than
+    4,300 digits, and no setting needs a hundred.
+    """
+    line = node.start_mark.line + 1
+    size = len(node.value)
+    if node.tag in (_INT_TAG, _FLOAT_TAG) and size > MAX_NUMBER_CHARS:
+        raise _RefusedError(
+            f"a number of {size:,} characters is longer than the limit of {MAX_NUMBER_CHARS}",
+            line,
+            "no setting needs such a number; quote it if it is meant as text",
+            path=format_path(prefix),
+        )
+    if size > MAX_STRING_CHARS:
+        issues.append(
+            ConfigIssue(
+                format_path(prefix),
+                f"a text of {size:,} characters is longer than the limit of {MAX_STRING_CHARS:,}",
+                line,
+                "shorten it; a system prompt or description is a few thousand characters",
+            )
+        )
+
+
+def _check_agent_count(root: yaml.Node) -> None:
+    """More than :data:`MAX_AGENTS` agents is refused before anything else looks at them."""
+    if not isinstance(root, yaml.MappingNode):
+        return
+    for key_node, value_node in root.value:
+        is_agents = isinstance(key_node, yaml.ScalarNode) and key_node.value == "agents"
+        if is_agents and isinstance(value_node, yaml.SequenceNode) and len(value_node.value) > MAX_AGENTS:
+            raise _RefusedError(
+                f"{len(value_node.value):,} agents is more than the limit of {MAX_AGENTS} per team",
+                key_node.start_mark.line + 1,
+                "every agent is a concurrent model conversation; split the work into smaller teams",
+                path="agents",
+            )
 
 
 def _yaml_issue(exc: yaml.MarkedYAMLError, text: str) -> ConfigIssue:

@@ -177,6 +177,17 @@ def _row_to_record(row: tuple[Any, ...]) -> SessionRecord:
     )
 
 
+#: longest text a registry column keeps (a list shows one line; the state file keeps it whole)
+MAX_COLUMN_CHARS = 2000
+
+
+def _clip(text: str | None) -> str | None:
+    """``text`` cut to :data:`MAX_COLUMN_CHARS`: a pasted megabyte must not bloat every listing."""
+    if text is None or len(text) <= MAX_COLUMN_CHARS:
+        return text
+    return text[: MAX_COLUMN_CHARS - 1] + "…"
+
+
 _UNSET: Any = object()
 #: spelled out here because ``SessionRegistry.list`` shadows the builtin inside the class
 _Records = list[SessionRecord]
@@ -366,6 +377,8 @@ class SessionRegistry:
         now = time.time() if now is None else now
         if session_id is not None:
             check_session_id(session_id)
+        config_path, question, description = _clip(config_path), _clip(question), _clip(description)
+        models = [_clip(m) or "" for m in models]
         base = session_id or datetime.fromtimestamp(now).strftime("session_%Y%m%d_%H%M%S")
         with self._connect(write=True) as db:
             candidate, n = base, 1
@@ -421,6 +434,11 @@ class SessionRegistry:
         ``turns`` sets the count (it never goes down); ``add_turns`` adds to it.  ``error`` is
         replaced on every update, so a successful turn clears an earlier failure.
         """
+        question, error, last_answer = _clip(question), _clip(error), _clip(last_answer)
+        if config_path is not _UNSET:
+            config_path = _clip(config_path)
+        if models is not None:
+            models = [_clip(m) or "" for m in models]
         with self._connect(write=True) as db:
             row = db.execute(f"SELECT {_COLUMNS} FROM sessions WHERE id = ?", (session_id,)).fetchone()
             if row is None:
