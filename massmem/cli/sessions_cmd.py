@@ -6,8 +6,12 @@ as fast as ``--help``.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import stat
 import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -215,27 +219,89 @@ def delete(
         raise typer.Exit(EXIT_FAILED)
 
 
+def _refusal(path: Path) -> str | None:
+    """Why ``path`` must not be written, or ``None`` when it is absent or a regular file.
+
+    Replacing a link, a FIFO or a device with a file (or writing through one) is never what
+    ``-o`` means: as root it would replace ``/dev/full`` or ``/dev/stdout``.
+    """
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"cannot inspect {path}: {exc.strerror or exc}"
+    if stat.S_ISREG(mode):
+        return None
+    kinds = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"))
+    kinds += ((stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"))
+    kind = next((name for test, name in kinds if test(mode)), "not a regular file")
+    return f"refusing to write the export to {path}: it is {kind}; give a regular file's path, or -o - for standard output"
+
+
+def _write_export(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, fsync it, then rename it over ``path``.
+
+    Why: a failed write (full disk, file-size limit) must leave any earlier file whole and be
+    reported, and the rename replaces only a regular file (:func:`_refusal` ran first; a link
+    planted in between is replaced itself, never followed).  Only the folder must exist.
+    """
+    folder = path.parent
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _write_stdout(text: str) -> None:
+    """Print and flush now, so a failed write (``> /dev/full``) is an error, not a lost export."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except OSError as exc:
+        # Nothing more can reach stdout; keep interpreter shutdown from flushing it again.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _fail(f"cannot write the export to standard output: {exc.strerror or exc}", EXIT_FAILED)
+
+
 @app.command()
 def export(
     session_id: Annotated[str, typer.Argument(help="Session id.")],
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write to this file instead of standard output.")
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write to this regular file (replaced atomically) instead of standard output; - is stdout.",
+        ),
     ] = None,
 ) -> None:
     """The session as JSON: registry row and full state, secrets redacted."""
     from massmem.sessions.manage import export_session
-    from massmem.sessions.state import atomic_write_text
 
+    target = None if output in (None, "-") else Path(output)
+    if target is not None:
+        refusal = _refusal(target)
+        if refusal is not None:
+            _fail(refusal, EXIT_USAGE)
     try:
         data = export_session(session_id)
     except MassmemError as exc:
         _exit_for(exc)
-    text = json.dumps(data, indent=2, ensure_ascii=False)
-    if output is None:
-        typer.echo(text)
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    if target is None:
+        _write_stdout(text)
         return
     try:
-        atomic_write_text(output, text + "\n")
+        _write_export(target, text)
     except OSError as exc:
-        _fail(f"cannot write {output}: {exc}", EXIT_FAILED)
-    typer.echo(f"exported {session_id} to {output}", err=True)
+        _fail(f"cannot write the export to {target}: {exc.strerror or exc}; nothing was written", EXIT_FAILED)
+    typer.echo(f"exported {session_id} to {target}", err=True)
