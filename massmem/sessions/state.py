@@ -26,6 +26,7 @@ turns a ``RunResult`` into a :class:`TurnState` (see ``massmem.cli.session_runne
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -323,18 +324,35 @@ class SessionState:
             raise ValueError(f"no valid 'format' field (found {fmt!r})")
         if fmt > STATE_FORMAT:
             raise _TooNew(fmt)
-        return cls(
-            session_id=str(data["session_id"]),
-            created_at=float(data.get("created_at", 0.0)),
-            updated_at=float(data.get("updated_at", 0.0)),
-            config_path=data.get("config_path"),
-            config=data.get("config"),
-            config_hash=data.get("config_hash"),
-            turns=[TurnState.from_dict(t) for t in data.get("turns", ())],
-            agents={str(k): AgentState.from_dict(v) for k, v in (data.get("agents") or {}).items()},
-            reset_after=int(data.get("reset_after", 0)),
-            turn_offset=int(data.get("turn_offset", 0)),
-        )
+        return _validate(data)
+
+
+@functools.cache
+def _adapter() -> Any:
+    """A pydantic validator built from the dataclasses above (built once, on first load)."""
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(SessionState)
+
+
+def _validate(data: Mapping[str, Any]) -> SessionState:
+    """``data`` as a :class:`SessionState`, checked field by field against the classes that write it.
+
+    Why: valid JSON of the wrong shape (``"agents": [1]``) used to pass a hand-written reader
+    and fail later with a traceback; now it is a ``ValueError`` naming the first bad field, and
+    :func:`load_state` moves the file aside like any unreadable one.  Keys the classes do not
+    have (``format``, the derived ``winners`` and ``vote_counts``) are ignored.
+    """
+    from pydantic import ValidationError
+
+    try:
+        return _adapter().validate_python(dict(data))  # type: ignore[no-any-return]
+    except ValidationError as exc:
+        errors = exc.errors()
+        first = errors[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the top level"
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise ValueError(f"{where}: {first['msg']}{more}") from None
 
 
 class _TooNew(Exception):
