@@ -5,7 +5,7 @@ library, and turn its results and errors into output and exit codes.  Heavy
 modules are imported inside commands so ``massmem --help`` stays instant.
 
 Exit codes: 0 ok, 1 run failed, 2 invalid config or usage (an unknown or
-unsafe session id included), 3 timed out, 130 interrupted.
+unsafe session id included), 3 timed out, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -160,6 +160,11 @@ def run(
         _fail(
             'a team config is needed: massmem run -c CONFIG "question" (try -c @examples/local)', EXIT_USAGE
         )
+    if question is not None and not question.strip():
+        _fail(
+            'the question is empty: massmem run -c CONFIG "question" (omit it for interactive mode)',
+            EXIT_USAGE,
+        )
 
     from massmem.config.loader import format_issues, load_config
 
@@ -204,9 +209,11 @@ def run(
         code = run_once(team, check_question(question), options)
     except (UsageError, SessionNotFound) as exc:
         _fail(str(exc), EXIT_USAGE)
-    except KeyboardInterrupt:
-        _err("interrupted")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except KeyboardInterrupt as exc:
+        from massmem.cli.signals import interrupt_exit_code, interrupt_reason
+
+        _err(interrupt_reason(exc))
+        raise typer.Exit(interrupt_exit_code(exc)) from None
     except MassmemError as exc:
         _fail(str(exc), EXIT_FAILED)
     except OSError as exc:
@@ -314,14 +321,17 @@ def main() -> None:
     """Console-script entry point."""
     # pydantic's plugin discovery scans every installed distribution: ~12 ms of start-up for nothing.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "1")
+    from massmem.cli.signals import install, interrupt_exit_code, interrupt_reason
+
+    install()
     try:
         code = _fast_list(sys.argv[1:])
         if code is not None:
             sys.exit(code)
         app()
-    except KeyboardInterrupt:
-        _err("interrupted")
-        sys.exit(EXIT_INTERRUPTED)
+    except KeyboardInterrupt as exc:
+        _err(interrupt_reason(exc))
+        sys.exit(interrupt_exit_code(exc))
     except OSError as exc:
         _err(f"error: {_os_error(exc)}")
         sys.exit(EXIT_FAILED)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from massmem.cli.session_runner import (
+    EXIT_FAILED,
     EXIT_OK,
     RunOptions,
     TeamSession,
@@ -34,7 +35,9 @@ from massmem.cli.session_runner import (
     make_turn_display,
     open_for,
     result_as_dict,
+    result_notes,
 )
+from massmem.cli.signals import Terminated, interrupt_reason
 from massmem.errors import MassmemError
 from massmem.sessions.state import AgentState
 
@@ -159,6 +162,10 @@ class Repl:
         self.team = team
         self.options = options
         self.tty = sys.stdin.isatty()
+        #: turns of this run that answered / failed (the exit status and the session's status)
+        self.answered = 0
+        self.failed = 0
+        self.last_error = ""
 
     # -- output ---------------------------------------------------------------------------
     def say(self, text: str) -> None:
@@ -179,7 +186,15 @@ class Repl:
         error: str | None = None
         try:
             with asyncio.Runner() as runner:
-                built = TeamSession(self.team, session, debug=self.options.debug)
+                try:
+                    built = TeamSession(self.team, session, debug=self.options.debug)
+                except MassmemError:
+                    if session.created:
+                        # Refused before the team existed (a memory store locked elsewhere):
+                        # leave no empty, failed session behind.
+                        session.discard()
+                        status = "discarded"
+                    raise
                 try:
                     self.info(
                         f"massmem interactive · {len(self.team.agents)} agents · /help for commands, "
@@ -191,23 +206,33 @@ class Repl:
                     self._loop(runner, reader, built)
                 finally:
                     runner.run(built.close())
-        except KeyboardInterrupt:
-            status, error = "interrupted", "interrupted by the user"
+        except KeyboardInterrupt as exc:
+            status, error = "interrupted", interrupt_reason(exc)
             raise
         except BaseException as exc:
-            status, error = "failed", str(exc).splitlines()[0][:500] if str(exc) else type(exc).__name__
+            if status != "discarded":
+                status, error = "failed", str(exc).splitlines()[0][:500] if str(exc) else type(exc).__name__
             raise
         finally:
+            if status == "completed" and self.failed:
+                # A turn that failed is not a completed session: every turn failing is a failure.
+                status = "failed" if not self.answered else "completed"
+                error = (
+                    f"{self.failed} of {self.failed + self.answered} turn(s) failed; last: {self.last_error}"
+                )
             if status == "completed":
                 session.finish(status, error)  # type: ignore[arg-type]
-            else:
+            elif status != "discarded":
                 finish_quietly(session, status, error)
-        return EXIT_OK
+        # Scripts reading answers from a pipe must see a failed turn in the exit status.
+        return EXIT_FAILED if self.failed else EXIT_OK
 
     def _loop(self, runner: asyncio.Runner, reader: InputReader, built: TeamSession) -> None:
         while True:
             try:
                 text = reader.read()
+            except Terminated:
+                raise
             except KeyboardInterrupt:
                 # At the prompt Ctrl-C drops what was typed, like a shell.
                 self.info("\n(input dropped; Ctrl-D or /quit leaves)")
@@ -236,6 +261,9 @@ class Repl:
             display.close()
             self._show(built, exc.result, not_saved=exc)
             raise
+        except Terminated:
+            display.close()
+            raise  # SIGTERM ends the session, not just the turn
         except KeyboardInterrupt:
             display.close()
             if built.session.state.last_turn > saved_before:
@@ -245,9 +273,16 @@ class Repl:
             return
         except MassmemError as exc:
             display.close()
+            self.failed += 1
+            self.last_error = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+            if self.options.as_json:
+                # One JSON line per question, failed ones included, so a reader can pair them up.
+                failed = {"session_id": built.session.id, "turn": None, "question": question}
+                print(json.dumps({**failed, "saved": False, "error": str(exc)}), flush=True)
             print(f"error: {exc}", file=sys.stderr, flush=True)
             return
         display.close()
+        self.answered += 1
         self._show(built, result)
 
     def _show(self, built: TeamSession, result: RunResult, *, not_saved: TurnNotSaved | None = None) -> None:
@@ -262,17 +297,13 @@ class Repl:
                 history_turns=history_turns,
             )
             payload["saved"] = not_saved is None
-            if not_saved is not None:
-                payload["error"] = str(not_saved)
+            payload["error"] = str(not_saved) if not_saved is not None else None
+            payload["notes"] = result_notes(result)
             print(json.dumps(payload), flush=True)
         elif self.options.display == "none":
             print(result.final_answer, flush=True)
-        for agent_id, reason in result.failures.items():
-            print(f"note: agent {agent_id} dropped out: {reason}", file=sys.stderr, flush=True)
-        if result.timed_out:
-            print(
-                "note: the team ran out of time; this is the best answer so far", file=sys.stderr, flush=True
-            )
+        for note in result_notes(result):
+            print(f"note: {note}", file=sys.stderr, flush=True)
 
     # -- slash commands -------------------------------------------------------------------
     def _command(self, line: str, built: TeamSession) -> str | None:

@@ -35,6 +35,7 @@ __all__ = [
     "check_question",
     "open_for",
     "result_as_dict",
+    "result_notes",
     "run_interactive",
     "run_once",
     "turn_from_result",
@@ -207,6 +208,10 @@ class TeamSession:
     """A built team bound to an open session: asks questions and saves every turn."""
 
     def __init__(self, team: TeamConfig, session: OpenSession, *, debug: bool = False) -> None:
+        from massmem import paths
+
+        # Before anything that logs (the local model server, --debug dumps) asks where to.
+        paths.use_logs_dir(team.ui.log_dir)
         self.team = team
         self.session = session
         self.orchestrator = _build_orchestrator(team, session)
@@ -398,6 +403,10 @@ def run_once(team: TeamConfig, question: str, options: RunOptions) -> int:
     session = open_for(team, options)
     display = make_turn_display(team, options)
     announce(session, display.note)
+    if options.display == "none" and not options.as_json:
+        # No display to show them: notes (config changed, state recovered) go to stderr.
+        for note in session.notes:
+            print(f"note: {note}", file=sys.stderr)
     holder: list[TeamSession] = []
 
     async def go() -> RunResult:
@@ -413,13 +422,20 @@ def run_once(team: TeamConfig, question: str, options: RunOptions) -> int:
         result = asyncio.run(go())
     except TurnNotSaved as exc:
         result, not_saved = exc.result, exc
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        from massmem.cli.signals import interrupt_reason
+
         display.close()
-        finish_quietly(session, "interrupted", "interrupted by the user")
+        finish_quietly(session, "interrupted", interrupt_reason(exc))
         raise
     except (CoordinationError, MassmemError) as exc:
         display.close()
-        finish_quietly(session, "failed", str(exc).splitlines()[0][:500])
+        if not holder and session.created:
+            # Refused before the team existed (a memory store locked by another process):
+            # nothing happened, so no failed, empty session is left behind.
+            session.discard()
+        else:
+            finish_quietly(session, "failed", str(exc).splitlines()[0][:500])
         raise
     except BaseException:
         display.close()
@@ -435,17 +451,26 @@ def run_once(team: TeamConfig, question: str, options: RunOptions) -> int:
         payload["saved"] = not_saved is None
         if not_saved is not None:
             payload["error"] = str(not_saved)
+        payload["notes"] = [*session.notes, *result_notes(result)]
         print(json.dumps(payload, indent=2), flush=True)
     elif options.display == "none":
         print(result.final_answer, flush=True)
-    for agent_id, reason in result.failures.items():
-        print(f"note: agent {agent_id} dropped out: {reason}", file=sys.stderr)
+    for note in result_notes(result):
+        print(f"note: {note}", file=sys.stderr)
     if not_saved is not None:
         finish_quietly(session, "failed", str(not_saved).splitlines()[0][:500])
         print(f"error: {not_saved}", file=sys.stderr)
         return EXIT_FAILED
     session.finish("completed")
     return EXIT_TIMEOUT if result.timed_out else EXIT_OK
+
+
+def result_notes(result: RunResult) -> list[str]:
+    """What the user should hear about a finished turn besides its answer."""
+    notes = [f"agent {agent_id} dropped out: {reason}" for agent_id, reason in result.failures.items()]
+    if result.timed_out:
+        notes.append("the team ran out of time; this is the best answer so far")
+    return notes
 
 
 def finish_quietly(session: OpenSession, status: str, error: str | None) -> None:

@@ -119,6 +119,19 @@ class OpenSession:
     def close(self) -> None:
         self.lock.release()
 
+    def discard(self) -> None:
+        """Remove a session this process created but never used (its team could not even start).
+
+        Why: a run refused before its first turn (a memory store locked by another process)
+        would otherwise leave a ``failed`` session with no turns in every list.
+        """
+        try:
+            _forget(self.registry, self.id)
+            with suppress(OSError, MassmemError):
+                delete_state(self.id)
+        finally:
+            self.lock.release()
+
 
 def open_session(
     *,
@@ -197,6 +210,13 @@ def _open_named(
 ) -> OpenSession:
     notes: list[str] = []
     record = registry.find(session_id)
+    if (
+        record is not None
+        and record.status == "interrupted"
+        and record.error
+        and "ended without" in record.error
+    ):
+        notes.append(f"the last run of session {session_id!r} did not finish ({record.error}); it continues")
     state = load_state(session_id)
     created = False
     registered_here = record is None

@@ -18,6 +18,7 @@ conversation) live in state files next to it: :mod:`massmem.sessions.state`.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -45,6 +46,8 @@ __all__ = [
     "SessionRegistry",
     "SessionStatus",
     "check_session_id",
+    "owner_alive",
+    "process_start",
 ]
 
 SessionStatus = Literal["active", "completed", "failed", "interrupted"]
@@ -90,8 +93,52 @@ def _migration_2(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE sessions ADD COLUMN config_hash TEXT")
 
 
+def _migration_3(db: sqlite3.Connection) -> None:
+    """The process using an active session (pid and start time), so a killed one can be told apart."""
+    db.execute("ALTER TABLE sessions ADD COLUMN owner_pid INTEGER")
+    db.execute("ALTER TABLE sessions ADD COLUMN owner_start TEXT")
+
+
 #: Ordered migrations; index + 1 is the schema version each one produces.  Append only.
-MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (_migration_1, _migration_2)
+MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (_migration_1, _migration_2, _migration_3)
+
+
+def process_start(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot, from ``/proc``); ``None`` where unknown.
+
+    A pid alone is not an identity: the system reuses them.  The pair (pid, start) is.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()
+    return fields[19] if len(fields) > 19 else None
+
+
+def owner_alive(pid: int | None, start: str | None) -> bool:
+    """Whether the process that owns a session still runs (``True`` when it cannot be known)."""
+    if pid is None:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists, under another user
+        pass
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+    except (OSError, IndexError):
+        return True
+    if state in ("Z", "X"):  # killed and not yet reaped by its parent
+        return False
+    return start is None or process_start(pid) in (None, start)
+
+
+def _me() -> tuple[int, str | None]:
+    pid = os.getpid()
+    return pid, process_start(pid)
+
 
 #: sqlite result codes that mean the file itself is damaged (not busy, not read-only)
 _SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
@@ -130,6 +177,9 @@ class SessionRecord:
     last_answer: str | None = None
     winner: str | None = None
     config_hash: str | None = None
+    #: the process using the session while it is ``active`` (pid, start time from /proc)
+    owner_pid: int | None = None
+    owner_start: str | None = None
 
     @property
     def started(self) -> str:
@@ -155,7 +205,7 @@ class SessionRecord:
 
 _COLUMNS = (
     "id, status, created_at, updated_at, config_path, models, question, description, turns, error, "
-    "last_answer, winner, config_hash"
+    "last_answer, winner, config_hash, owner_pid, owner_start"
 )
 
 
@@ -174,6 +224,8 @@ def _row_to_record(row: tuple[Any, ...]) -> SessionRecord:
         last_answer=row[10],
         winner=row[11],
         config_hash=row[12],
+        owner_pid=row[13],
+        owner_start=row[14],
     )
 
 
@@ -379,6 +431,7 @@ class SessionRegistry:
             check_session_id(session_id)
         config_path, question, description = _clip(config_path), _clip(question), _clip(description)
         models = [_clip(m) or "" for m in models]
+        owner = _me()
         base = session_id or datetime.fromtimestamp(now).strftime("session_%Y%m%d_%H%M%S")
         with self._connect(write=True) as db:
             candidate, n = base, 1
@@ -388,7 +441,8 @@ class SessionRegistry:
                 n += 1
                 candidate = f"{base}_{n}"
             db.execute(
-                f"INSERT INTO sessions ({_COLUMNS}) VALUES (?, 'active', ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?)",
+                f"INSERT INTO sessions ({_COLUMNS}) "
+                "VALUES (?, 'active', ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?, ?)",
                 (
                     candidate,
                     now,
@@ -399,6 +453,7 @@ class SessionRegistry:
                     description,
                     turns,
                     config_hash,
+                    *owner,
                 ),
             )
         return SessionRecord(
@@ -412,6 +467,8 @@ class SessionRegistry:
             description=description,
             turns=turns,
             config_hash=config_hash,
+            owner_pid=owner[0],
+            owner_start=owner[1],
         )
 
     def update(
@@ -456,9 +513,13 @@ class SessionRegistry:
             record.config_hash = config_hash if config_hash is not None else record.config_hash
             record.error = error
             record.updated_at = time.time()
+            if status == "active":  # this process takes the session over
+                record.owner_pid, record.owner_start = _me()
+            elif status is not None:
+                record.owner_pid = record.owner_start = None
             db.execute(
                 "UPDATE sessions SET status=?, turns=?, question=?, error=?, updated_at=?, last_answer=?, "
-                "winner=?, models=?, config_path=?, config_hash=? WHERE id=?",
+                "winner=?, models=?, config_path=?, config_hash=?, owner_pid=?, owner_start=? WHERE id=?",
                 (
                     record.status,
                     record.turns,
@@ -470,6 +531,8 @@ class SessionRegistry:
                     json.dumps(record.models),
                     record.config_path,
                     record.config_hash,
+                    record.owner_pid,
+                    record.owner_start,
                     session_id,
                 ),
             )
@@ -487,7 +550,11 @@ class SessionRegistry:
             return None
         with self._connect(write=False) as db:
             row = db.execute(f"SELECT {_COLUMNS} FROM sessions WHERE id = ?", (session_id,)).fetchone()
-        return None if row is None else _row_to_record(row)
+        if row is None:
+            return None
+        record = _row_to_record(row)
+        self._reap([record])
+        return record
 
     def get(self, session_id: str) -> SessionRecord:
         record = self.find(session_id)
@@ -519,7 +586,27 @@ class SessionRegistry:
             records = [_row_to_record(row) for row in db.execute(query, params)]
             total = int(db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0])
             db.execute("COMMIT")
+        self._reap(records)
         return records, total
+
+    def _reap(self, records: Sequence[SessionRecord]) -> None:
+        """Mark ``active`` sessions whose process is gone (``kill -9``, a crash) as interrupted.
+
+        Such a session would otherwise stay ``active`` forever.  The row changes only if the
+        same process still owns it (a resume that took it over meanwhile is left alone); a
+        registry that cannot be written (read-only ``MASSMEM_HOME``) is only reported so.
+        """
+        for record in records:
+            if record.status != "active" or owner_alive(record.owner_pid, record.owner_start):
+                continue
+            error = f"the process running it (pid {record.owner_pid}) ended without finishing"
+            with suppress(MassmemError), self._connect(write=True) as db:
+                db.execute(
+                    "UPDATE sessions SET status='interrupted', error=?, owner_pid=NULL, owner_start=NULL "
+                    "WHERE id=? AND status='active' AND owner_pid=?",
+                    (error, record.id, record.owner_pid),
+                )
+            record.status, record.error = "interrupted", error
 
     def count(self) -> int:
         if not self.path.exists():

@@ -109,7 +109,7 @@ def test_a_v1_registry_is_upgraded_in_place_and_keeps_its_rows() -> None:
     registry = SessionRegistry()
     _write_v1(registry.path)
     record = registry.get("old-one")
-    assert registry.version == len(MIGRATIONS) == 2
+    assert registry.version == len(MIGRATIONS) == 3
     assert (record.status, record.turns, record.question, record.description) == (
         "completed",
         3,
@@ -117,6 +117,7 @@ def test_a_v1_registry_is_upgraded_in_place_and_keeps_its_rows() -> None:
         "a v1 session",
     )
     assert (record.last_answer, record.winner, record.config_hash) == (None, None, None)
+    assert (record.owner_pid, record.owner_start) == (None, None)  # rows from before owners: left alone
     updated = registry.update("old-one", add_turns=1, last_answer="42", winner="alice", config_hash="abc")
     assert (updated.turns, updated.last_answer, updated.winner) == (4, "42", "alice")
     assert registry.get("old-one").config_hash == "abc"
@@ -128,7 +129,7 @@ def test_migrations_run_once_even_with_processes_racing(massmem_home: Path) -> N
     worker = "from massmem.sessions import SessionRegistry\nSessionRegistry().list()\n"
     procs = [subprocess.Popen([sys.executable, "-c", worker]) for _ in range(4)]
     assert all(p.wait(timeout=60) == 0 for p in procs)
-    assert registry.version == 2
+    assert registry.version == len(MIGRATIONS)
     assert registry.get("old-one").turns == 3
 
 
