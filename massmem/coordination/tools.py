@@ -170,11 +170,17 @@ def workflow_tools(
 
 
 def action_format(
-    anon_ids: Sequence[str], *, share: bool = False, share_types: Sequence[str] | None = None
+    anon_ids: Sequence[str],
+    *,
+    share: bool = False,
+    share_types: Sequence[str] | None = None,
+    answer_only: bool = False,
 ) -> JsonSchemaFormat:
     """The JSON-schema response format for models that cannot call tools.
 
     ``share`` allows an optional ``"share"`` list of entries beside the action.
+    ``answer_only`` (nothing to vote for yet) admits only a new answer with content: a
+    grammar-constrained small model otherwise picks "vote" and is refused until it gives up.
     """
     properties: dict[str, Any] = {
         "action": {"type": "string", "enum": [NEW_ANSWER, VOTE]},
@@ -182,6 +188,13 @@ def action_format(
         "agent_id": {"type": "string", "enum": list(anon_ids)},
         "reason": {"type": "string"},
     }
+    required = ["action"]
+    if answer_only:
+        properties = {
+            "action": {"type": "string", "enum": [NEW_ANSWER]},
+            "content": {"type": "string", "minLength": 1},
+        }
+        required = ["action", "content"]
     if share:
         properties["share"] = {"type": "array", "items": share_tool(share_types).parameters}
     return JsonSchemaFormat(
@@ -189,7 +202,7 @@ def action_format(
         schema={
             "type": "object",
             "properties": properties,
-            "required": ["action"],
+            "required": required,
             "additionalProperties": False,
         },
     )

