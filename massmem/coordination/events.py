@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
 if TYPE_CHECKING:
-    from massmem.coordination.orchestrator import RunResult
+    from massmem.coordination.result import RunResult
 
 __all__ = [
     "AgentContextUsage",
