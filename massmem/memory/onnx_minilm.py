@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from massmem.errors import MemoryError_
+from massmem.memory.batching import plan_batches
 
 if TYPE_CHECKING:
     import numpy as np
@@ -48,7 +49,8 @@ _DIMS = 384
 _MAX_LENGTH = 256
 #: inputs of at most this many texts run on the calling thread
 _SMALL_INPUT = 4
-#: ORT's fixed cost per forward pass is much lower than torch's (µs; see ``plan_batches``)
+#: ORT's fixed cost per forward pass is much lower than torch's
+#: (µs; see :func:`~massmem.memory.batching.plan_batches`)
 FIXED_COST_US = 500.0
 
 
@@ -228,8 +230,6 @@ class OnnxMiniLM:
     def embed(self, texts: Sequence[str], max_batch: int = 32) -> np.ndarray:
         """Mean-pooled, L2-normalised vectors, one row per text, in input order."""
         import numpy as np
-
-        from massmem.memory.embedder import plan_batches
 
         out = np.zeros((len(texts), _DIMS), dtype=np.float32)
         if not texts:

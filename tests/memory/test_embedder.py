@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from massmem.errors import MemoryError_
-from massmem.memory.embedder import LocalEmbedder, embed_runtime, local_model, local_model_dir, plan_batches
+from massmem.memory.batching import plan_batches
+from massmem.memory.embedder import LocalEmbedder, embed_runtime, local_model, local_model_dir
 from massmem.memory.onnx_minilm import OnnxMiniLM, cached_model_path
 
 
