@@ -35,13 +35,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import json
 import logging
-import re
 import threading
 import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,6 +47,15 @@ from massmem import paths
 from massmem.errors import MemoryError_, redact
 from massmem.memory.extraction import EXTRACTION_RULES, ExtractFn, capture, dumps_for_log, parse_extraction
 from massmem.memory.lexical import ScopeClause
+from massmem.memory.recall import MemoryHit, Winner, WinnerLike, hit_from_point, render_hits, scope_clauses
+from massmem.memory.recording import (
+    MIN_CONTENT_CHARS,
+    WORKFLOW_TOOLS,
+    Entry,
+    RecordResult,
+    prepare_entries,
+    split_passages,
+)
 
 if TYPE_CHECKING:
     from massmem.config.schema import PersistentMemoryConfig, RecordingConfig, RetrievalConfig
@@ -68,192 +74,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-#: contents shorter than this (after trimming) are not worth a memory
-MIN_CONTENT_CHARS = 10
-#: the coordination tools whose calls are always recorded
-WORKFLOW_TOOLS = frozenset({"new_answer", "vote"})
-#: longest passage embedded as one raw record (the local model reads ~256 tokens)
-PASSAGE_CHARS = 1000
-#: a tool result longer than this is cut before recording
-TOOL_RESULT_CHARS = 8000
-
-
-@dataclass(frozen=True, slots=True)
-class Winner:
-    """The agent whose answer won a turn."""
-
-    agent_id: str
-    turn: int
-
-
-@dataclass(frozen=True, slots=True)
-class MemoryHit:
-    id: str
-    text: str
-    score: float
-    agent_id: str | None
-    session_id: str | None
-    turn: int | None
-    kind: str
-    own: bool
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class RecordResult:
-    batch_id: str
-    turn: int
-    raw_ids: list[str] = field(default_factory=list)
-    facts: list[dict[str, Any]] = field(default_factory=list)
-    #: ``disabled`` | ``ok`` | ``empty`` | ``unusable`` | ``error`` | ``skipped``
-    extraction: str = "disabled"
-    #: the raw text was kept because extraction failed
-    kept_raw: bool = False
-    skipped: str | None = None
-    messages_sent: list[dict[str, str]] = field(default_factory=list)
-    llm_answer: str | None = None
-
-
-@dataclass(slots=True)
-class _Entry:
-    role: str
-    text: str
-    metadata: dict[str, Any]
-
-
-def prepare_entries(
-    messages: Iterable[Any],
-    *,
-    record_all_tool_calls: bool = False,
-    record_reasoning: bool = False,
-    reasoning: str | None = None,
-) -> tuple[list[_Entry], list[str]]:
-    """What of ``messages`` is recorded, and the names of the tools they used.
-
-    Accepts massmem messages or plain dicts (``role``, ``content``, optional ``tool_calls``,
-    ``name``, ``metadata``).  System messages are skipped; so is anything under
-    :data:`MIN_CONTENT_CHARS` characters.  Workflow tool calls are always kept; other tool
-    calls and tool results only with ``record_all_tool_calls``; reasoning only with
-    ``record_reasoning``.
-    """
-    entries: list[_Entry] = []
-    tools: list[str] = []
-
-    def keep(role: str, text: str, metadata: dict[str, Any] | None = None) -> None:
-        if len(text.strip()) >= MIN_CONTENT_CHARS:
-            entries.append(_Entry(role, text.strip(), dict(metadata or {})))
-
-    for message in messages:
-        role, content, calls, name, metadata = _unpack(message)
-        if role == "system":
-            continue
-        if role == "reasoning":
-            if record_reasoning:
-                keep("assistant", f"[Reasoning]\n{content}", metadata)
-            continue
-        if role in ("tool", "tool_result"):
-            if record_all_tool_calls:
-                text = (
-                    content if len(content) <= TOOL_RESULT_CHARS else content[:TOOL_RESULT_CHARS] + " …[cut]"
-                )
-                keep("assistant", f"[Tool Result: {name or 'tool'}]\n{text}", metadata)
-            continue
-        if role == "assistant":
-            keep("assistant", content, metadata)
-            for call_name, arguments in calls:
-                tools.append(call_name)
-                if call_name in WORKFLOW_TOOLS:
-                    keep("assistant", _render_workflow_call(call_name, arguments), metadata)
-                elif record_all_tool_calls:
-                    keep(
-                        "assistant",
-                        f"[Tool Call: {call_name}]\nArguments: {json.dumps(arguments, ensure_ascii=False, default=str)}",
-                        metadata,
-                    )
-            continue
-        keep("user", content, metadata)
-    if reasoning and record_reasoning:
-        keep("assistant", f"[Reasoning]\n{reasoning}")
-    return entries, list(dict.fromkeys(tools))
-
-
-def _unpack(message: Any) -> tuple[str, str, list[tuple[str, dict[str, Any]]], str | None, dict[str, Any]]:
-    if isinstance(message, Mapping):
-        role = str(message.get("role") or message.get("kind") or "user")
-        if role == "tool_result":
-            role = "tool"
-        content = message.get("content")
-        calls = []
-        for call in message.get("tool_calls") or ():
-            if isinstance(call, Mapping):
-                function = call.get("function")
-                fn: Mapping[str, Any] = function if isinstance(function, Mapping) else call
-                args = fn.get("arguments", {})
-                if isinstance(args, str):
-                    try:
-                        args = json.loads(args)
-                    except json.JSONDecodeError:
-                        args = {"raw": args}
-                calls.append((str(fn.get("name", "tool")), dict(args) if isinstance(args, Mapping) else {}))
-            else:
-                calls.append((str(getattr(call, "name", "tool")), dict(getattr(call, "arguments", {}) or {})))
-        return role, _text(content), calls, message.get("name"), dict(message.get("metadata") or {})
-    kind = getattr(message, "kind", None)
-    if kind is None:
-        return "user", str(message), [], None, {}
-    role = {"tool_result": "tool"}.get(kind, kind)
-    calls = [(c.name, dict(c.arguments)) for c in getattr(message, "tool_calls", ())]
-    return role, _text(getattr(message, "content", "")), calls, getattr(message, "name", None), {}
-
-
-def _text(content: Any) -> str:
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # OpenAI-style content parts
-        return "\n".join(str(p.get("text", "")) if isinstance(p, Mapping) else str(p) for p in content)
-    return str(content)
-
-
-def _render_workflow_call(name: str, arguments: Mapping[str, Any]) -> str:
-    if name == "new_answer":
-        body = arguments.get("content") or arguments.get("answer") or ""
-        if body:
-            return f"[Tool Call: new_answer]\n{body}"
-    if name == "vote":
-        target = arguments.get("agent_id") or arguments.get("target") or "?"
-        reason = arguments.get("reason") or ""
-        return f"[Tool Call: vote] for {target}: {reason}".rstrip(": ")
-    return f"[Tool Call: {name}]\nArguments: {json.dumps(dict(arguments), ensure_ascii=False, default=str)}"
-
-
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n{2,}")
-
-
-def split_passages(text: str, limit: int = PASSAGE_CHARS) -> list[str]:
-    """Cut ``text`` into passages of at most ``limit`` characters at paragraph or sentence ends."""
-    if len(text) <= limit:
-        return [text]
-    pieces = [p for p in _SENTENCE_END.split(text) if p and p.strip()]
-    out: list[str] = []
-    current = ""
-    for piece in pieces:
-        while len(piece) > limit:  # a single sentence longer than a passage
-            if current:
-                out.append(current)
-                current = ""
-            out.append(piece[:limit])
-            piece = piece[limit:]
-        if current and len(current) + 1 + len(piece) > limit:
-            out.append(current)
-            current = piece
-        else:
-            current = f"{current} {piece}" if current else piece
-    if current:
-        out.append(current)
-    return [p.strip() for p in out if p.strip()]
 
 
 def _now() -> str:
@@ -466,7 +286,7 @@ class PersistentMemory:
         }
         return payload
 
-    def _store_raw(self, entries: Sequence[_Entry], base: Mapping[str, Any]) -> list[str]:
+    def _store_raw(self, entries: Sequence[Entry], base: Mapping[str, Any]) -> list[str]:
         texts: list[str] = []
         payloads: list[dict[str, Any]] = []
         seq = 0
@@ -482,7 +302,7 @@ class PersistentMemory:
         self.store.upsert(self.collection, ids, vectors, payloads)
         return ids
 
-    def _extract(self, entries: Sequence[_Entry], base: Mapping[str, Any], result: RecordResult) -> None:
+    def _extract(self, entries: Sequence[Entry], base: Mapping[str, Any], result: RecordResult) -> None:
         memory = self._memory()
         messages = [{"role": e.role, "content": e.text} for e in entries]
         fact_meta = {k: v for k, v in base.items() if k not in ("agent_id", "run_id", "user_id")}
@@ -575,26 +395,16 @@ class PersistentMemory:
 
     # ------------------------------------------------------------------ retrieval
 
-    def scope(
-        self, previous_winners: Iterable[Winner | tuple[str, int] | Mapping[str, Any]] = ()
-    ) -> list[ScopeClause]:
+    def scope(self, previous_winners: Iterable[WinnerLike] = ()) -> list[ScopeClause]:
         """Own memories (every turn) plus each previous winner's memories up to its winning turn."""
         session = None if self.search_all_sessions else self.session_id
-        clauses = [ScopeClause(self.agent_id, session, None)]
-        best: dict[str, int] = {}
-        for winner in previous_winners:
-            w = _as_winner(winner)
-            if w.agent_id == self.agent_id:
-                continue
-            best[w.agent_id] = max(best.get(w.agent_id, w.turn), w.turn)
-        clauses += [ScopeClause(agent, session, turn) for agent, turn in sorted(best.items())]
-        return clauses
+        return scope_clauses(self.agent_id, session, previous_winners)
 
     async def retrieve(
         self,
         query: str,
         *,
-        previous_winners: Iterable[Winner | tuple[str, int] | Mapping[str, Any]] = (),
+        previous_winners: Iterable[WinnerLike] = (),
         limit: int | None = None,
         exclude: Collection[str] = (),
     ) -> list[MemoryHit]:
@@ -611,7 +421,7 @@ class PersistentMemory:
         self,
         query: str,
         *,
-        previous_winners: Iterable[Winner | tuple[str, int] | Mapping[str, Any]] = (),
+        previous_winners: Iterable[WinnerLike] = (),
         limit: int | None = None,
         exclude: Collection[str] = (),
     ) -> list[MemoryHit]:
@@ -629,40 +439,13 @@ class PersistentMemory:
             wanted + len(exclude),
             self.weights,
         )
-        return [self._hit(p) for p in points if str(p.id) not in exclude][:wanted]
-
-    def _hit(self, point: Any) -> MemoryHit:
-        payload = point.payload
-        turn = payload.get("turn")
-        core = {
-            "data",
-            "hash",
-            "created_at",
-            "updated_at",
-            "agent_id",
-            "run_id",
-            "session_id",
-            "turn",
-            "kind",
-            "text_lemmatized",
-        }
-        return MemoryHit(
-            id=point.id,
-            text=str(payload.get("data", "")),
-            score=float(point.score),
-            agent_id=payload.get("agent_id"),
-            session_id=payload.get("run_id"),
-            turn=int(turn) if isinstance(turn, int | float) else None,
-            kind=str(payload.get("kind", "fact")),
-            own=payload.get("agent_id") == self.agent_id,
-            metadata={k: v for k, v in payload.items() if k not in core},
-        )
+        return [hit_from_point(p, self.agent_id) for p in points if str(p.id) not in exclude][:wanted]
 
     async def retrieve_block(
         self,
         query: str,
         *,
-        previous_winners: Iterable[Winner | tuple[str, int] | Mapping[str, Any]] = (),
+        previous_winners: Iterable[WinnerLike] = (),
         limit: int | None = None,
         exclude: Collection[str] = (),
     ) -> str | None:
@@ -670,34 +453,10 @@ class PersistentMemory:
         hits = await self.retrieve(query, previous_winners=previous_winners, limit=limit, exclude=exclude)
         return self.render(hits) if hits else None
 
-    @staticmethod
-    def render(hits: Sequence[MemoryHit], *, max_chars: int = 600) -> str:
-        """One clearly labelled block listing ``hits``, most relevant first."""
-        lines = [
-            "=== RELEVANT MEMORIES (from persistent memory) ===",
-            "Facts and notes from earlier work, most relevant first. They may be out of date.",
-        ]
-        seen: set[tuple[str | None, str]] = set()
-        for hit in hits:
-            text = " ".join(hit.text.split())
-            if (hit.agent_id, text) in seen:  # e.g. the same vote cast twice: once is enough
-                continue
-            seen.add((hit.agent_id, text))
-            if len(text) > max_chars:
-                text = text[: max_chars - 1] + "…"
-            if hit.own:
-                where = f"[Turn {hit.turn}] " if hit.turn is not None else ""
-            else:
-                where = f"[From {hit.agent_id} Turn {hit.turn}] "
-            lines.append(f"• {where}{text}")
-        lines.append("=== END OF RELEVANT MEMORIES ===")
-        return "\n".join(lines)
+    #: one clearly labelled block listing the hits, most relevant first
+    render = staticmethod(render_hits)
 
     # ------------------------------------------------------------------ housekeeping
-
-    async def warm_up(self) -> None:
-        """Load the embedding model now rather than on the first record or query."""
-        await asyncio.to_thread(self.embedder.embed_one, "warm up")
 
     def count(self) -> int:
         return self.store.count(self.collection)
@@ -715,15 +474,6 @@ def _log_dir_of(path: Path, agent_id: str) -> Path:
     if path.name == agent_id and path.parent.name == "memory_debug":
         return path.parent.parent
     return path
-
-
-def _as_winner(value: Winner | tuple[str, int] | Mapping[str, Any]) -> Winner:
-    if isinstance(value, Winner):
-        return value
-    if isinstance(value, Mapping):
-        return Winner(str(value["agent_id"]), int(value["turn"]))
-    agent_id, turn = value
-    return Winner(str(agent_id), int(turn))
 
 
 def _no_extractor(messages: list[dict[str, str]]) -> str:

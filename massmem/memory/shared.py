@@ -10,7 +10,7 @@
   team after they were written; entries the window already shows are left out.
 
 The orchestrator calls :meth:`record_answer` / :meth:`record_vote` as they happen and
-:meth:`render_for` (or :meth:`inject`) right before an agent works.  Memory is an aid: every
+:meth:`render_for` right before an agent works.  Memory is an aid: every
 failure here is logged and swallowed, never raised into the run.
 """
 
@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -100,9 +100,6 @@ class SharedMemory:
         content = reason.strip() or "(no reason given)"
         await self._record(SharedEntry(agent_id, "vote", content, time.time(), turn, voted_for))
 
-    async def record_note(self, agent_id: str, content: str, *, turn: int | None = None) -> None:
-        await self._record(SharedEntry(agent_id, "note", content, time.time(), turn))
-
     async def _record(self, entry: SharedEntry) -> None:
         if not self.enabled:
             return
@@ -161,18 +158,6 @@ class SharedMemory:
             return None
         return "\n\n".join([*sections, "=== END OF SHARED MEMORY ==="])
 
-    async def inject(
-        self, messages: Sequence[Mapping[str, Any]], agent_id: str, query: str | None = None
-    ) -> list[dict[str, Any]]:
-        """``messages`` with the shared block as a system message after the first system message."""
-        out = [dict(m) for m in messages]
-        block = await self.render_for(agent_id, query)
-        if block is None:
-            return out
-        at = 1 if out and out[0].get("role") == "system" else 0
-        out.insert(at, {"role": "system", "content": block})
-        return out
-
     def _clip(self, text: str) -> str:
         flat = " ".join(text.split())
         if len(flat) > self.max_entry_chars:
@@ -180,19 +165,6 @@ class SharedMemory:
         return flat
 
     # ------------------------------------------------------------------ state
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"entries": [asdict(e) for e in self.entries()]}
-
-    def load_dict(self, data: Mapping[str, Any]) -> None:
-        entries = []
-        for raw in data.get("entries", ()):
-            try:
-                entries.append(SharedEntry(**raw))
-            except TypeError as exc:
-                log.warning("shared memory: skipped an unreadable saved entry: %s", exc)
-        with self._lock:
-            self._entries = entries
 
     def clear(self) -> None:
         with self._lock:

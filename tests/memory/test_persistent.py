@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from massmem.memory.persistent import Winner, prepare_entries
+from massmem.memory.recall import Winner
+from massmem.memory.recording import prepare_entries
 from massmem.messages import AssistantMessage, SystemMessage, ToolCall, ToolResultMessage, UserMessage
 from tests.memory.conftest import facts_fn
 

@@ -1,4 +1,4 @@
-"""Orchestrator shared memory: recording with attribution, the window, injection, failures."""
+"""Orchestrator shared memory: recording with attribution, the window, failures."""
 
 from __future__ import annotations
 
@@ -26,27 +26,12 @@ async def test_answers_and_votes_render_with_attribution() -> None:
 async def test_window_limits_what_is_shown() -> None:
     shared = SharedMemory(SharedMemoryConfig(window=3))
     for i in range(7):
-        await shared.record_note(f"agent_{i % 2}", f"finding number {i}")
+        await shared.record_answer(f"agent_{i % 2}", f"finding number {i}")
     block = await shared.render_for("agent_0")
     assert "(last 3 of 7 entries)" in block
     assert "finding number 3" not in block and "finding number 6" in block
     assert len(shared.entries()) == 7
     assert [e.content for e in SharedMemory(SharedMemoryConfig()).recent()] == []
-
-
-async def test_inject_places_block_after_first_system_message() -> None:
-    shared = SharedMemory()
-    messages = [
-        {"role": "system", "content": "You are a helpful agent"},
-        {"role": "user", "content": "Solve it"},
-    ]
-    assert await shared.inject(messages, "agent_a") == messages  # nothing shared yet
-    await shared.record_answer("agent_b", "Module X is the culprit.")
-    injected = await shared.inject(messages, "agent_a")
-    assert [m["role"] for m in injected] == ["system", "system", "user"]
-    assert "[agent_b answer] Module X is the culprit." in injected[1]["content"]
-    no_system = await shared.inject([{"role": "user", "content": "Solve it"}], "agent_a")
-    assert no_system[0]["role"] == "system"
 
 
 async def test_disabled_shared_memory_is_silent() -> None:
@@ -86,11 +71,3 @@ async def test_shared_persistent_memory_round_trip(make_memory) -> None:
     hits = await team.retrieve("flaky test timezone")
     assert hits[0].metadata["shared_from"] == "agent_a"
     assert all("voted" not in h.text for h in hits)  # votes stay in the conversation part
-
-
-async def test_state_round_trip() -> None:
-    shared = SharedMemory()
-    await shared.record_vote("agent_a", "agent_b", "better", turn=2)
-    restored = SharedMemory()
-    restored.load_dict(shared.to_dict())
-    assert restored.entries() == shared.entries()
