@@ -7,7 +7,7 @@
 * :class:`SyncedVectorStore` — wraps mem0's Qdrant wrapper so every write also reaches the
   store's lexical index and mirror, and every call holds the store's lock where local
   Qdrant needs it.
-* :func:`build_memory` — a ``mem0.Memory`` on a shared :class:`~massmem.memory.store.Store`.
+* :func:`build_memory` — a ``mem0.Memory`` on a shared :class:`~massmem.memory.qdrant_store.Store`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from mem0.llms.base import LLMBase  # noqa: E402
 
 from massmem.memory.embedder import Embedder  # noqa: E402
 from massmem.memory.extraction import ExtractFn, capture  # noqa: E402
-from massmem.memory.store import Store  # noqa: E402
+from massmem.memory.qdrant_store import Store  # noqa: E402
 
 __all__ = ["AgentExtractionLLM", "CapturingLLM", "Mem0Embedding", "SyncedVectorStore", "build_memory"]
 

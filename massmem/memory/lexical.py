@@ -5,8 +5,8 @@ id and the fields retrieval filters on (agent, session, turn).  Queries are bag-
 ``OR`` queries over Porter-stemmed tokens with stop words dropped, ranked by FTS5's BM25.
 
 The index is a cache of what the vector store holds: it can be rebuilt from Qdrant at any
-time (:meth:`LexicalIndex.rebuild`), which :class:`~massmem.memory.store.Store` does when
-it finds the two out of step.
+time (:meth:`LexicalIndex.rebuild`), which :class:`~massmem.memory.qdrant_store.Store` does
+when it finds the two out of step.
 """
 
 from __future__ import annotations

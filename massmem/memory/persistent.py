@@ -60,8 +60,8 @@ from massmem.memory.recording import (
 if TYPE_CHECKING:
     from massmem.config.schema import PersistentMemoryConfig, RecordingConfig, RetrievalConfig
     from massmem.memory.embedder import Embedder
+    from massmem.memory.qdrant_store import Store
     from massmem.memory.retrieval import FusionWeights
-    from massmem.memory.store import Store
 
 __all__ = [
     "MIN_CONTENT_CHARS",

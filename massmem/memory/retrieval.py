@@ -29,8 +29,9 @@ from typing import TYPE_CHECKING, Any
 from massmem.memory.lexical import ScopeClause
 
 if TYPE_CHECKING:
+    from massmem.memory.dense_mirror import PointRecord
     from massmem.memory.embedder import Embedder
-    from massmem.memory.store import PointRecord, Store
+    from massmem.memory.qdrant_store import Store
 
 __all__ = ["Candidate", "FusionWeights", "fuse", "hybrid_search"]
 

@@ -360,7 +360,7 @@ async def test_qdrant_filter_path_matches_the_local_mirror(make_memory) -> None:
     from qdrant_client import QdrantClient
 
     from massmem.memory.lexical import LexicalIndex
-    from massmem.memory.store import Store
+    from massmem.memory.qdrant_store import Store
 
     filtered = Store(
         key="test", mode="server", client=QdrantClient(location=":memory:"), lexical=LexicalIndex(None)

@@ -17,7 +17,7 @@ from massmem.memory.stores.base import MemoryResult, MemoryStore, now
 
 if TYPE_CHECKING:
     from massmem.memory.embedder import Embedder
-    from massmem.memory.store import Store
+    from massmem.memory.qdrant_store import Store
 
 __all__ = ["VectorStore"]
 
