@@ -7,8 +7,8 @@ the journal is a write-ahead log, and a process killed mid-write leaves the
 last committed state behind.
 
 The format is versioned with ``PRAGMA user_version`` and ordered migrations
-(:data:`MIGRATIONS`), so a newer massmem upgrades an older registry in place;
-a registry written by a *newer* massmem is refused with a clear message, never
+(:mod:`massmem.sessions.migrations`), so a newer massmem upgrades an older registry in
+place; a registry written by a *newer* massmem is refused with a clear message, never
 downgraded.  A file that is not a database (or whose pages are damaged) is
 moved aside with its ``-wal``/``-shm`` companions and reported — never
 silently replaced.  The per-session details (every turn, every agent's
@@ -18,10 +18,9 @@ conversation) live in state files next to it: :mod:`massmem.sessions.state`.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,16 +37,15 @@ from massmem.errors import (
     UsageError,
 )
 from massmem.ids import is_safe_id
+from massmem.sessions.migrations import MIGRATIONS
+from massmem.sessions.owners import current_owner, owner_alive
 
 __all__ = [
     "AUTO_ID_PATTERN",
-    "MIGRATIONS",
     "SessionRecord",
     "SessionRegistry",
     "SessionStatus",
     "check_session_id",
-    "owner_alive",
-    "process_start",
 ]
 
 SessionStatus = Literal["active", "completed", "failed", "interrupted"]
@@ -64,80 +62,6 @@ def check_session_id(session_id: str) -> str:
             "starting with a letter or digit, with no '/' and no '..'"
         )
     return session_id
-
-
-def _migration_1(db: sqlite3.Connection) -> None:
-    db.execute(
-        """
-        CREATE TABLE sessions (
-            id          TEXT PRIMARY KEY,
-            status      TEXT NOT NULL,
-            created_at  REAL NOT NULL,
-            updated_at  REAL NOT NULL,
-            config_path TEXT,
-            models      TEXT NOT NULL DEFAULT '[]',
-            question    TEXT,
-            description TEXT,
-            turns       INTEGER NOT NULL DEFAULT 0,
-            error       TEXT
-        )
-        """
-    )
-    db.execute("CREATE INDEX sessions_created ON sessions(created_at DESC)")
-
-
-def _migration_2(db: sqlite3.Connection) -> None:
-    """What a session list shows without opening state files: the last answer, its author, the config."""
-    db.execute("ALTER TABLE sessions ADD COLUMN last_answer TEXT")
-    db.execute("ALTER TABLE sessions ADD COLUMN winner TEXT")
-    db.execute("ALTER TABLE sessions ADD COLUMN config_hash TEXT")
-
-
-def _migration_3(db: sqlite3.Connection) -> None:
-    """The process using an active session (pid and start time), so a killed one can be told apart."""
-    db.execute("ALTER TABLE sessions ADD COLUMN owner_pid INTEGER")
-    db.execute("ALTER TABLE sessions ADD COLUMN owner_start TEXT")
-
-
-#: Ordered migrations; index + 1 is the schema version each one produces.  Append only.
-MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (_migration_1, _migration_2, _migration_3)
-
-
-def process_start(pid: int) -> str | None:
-    """When process ``pid`` started (clock ticks since boot, from ``/proc``); ``None`` where unknown.
-
-    A pid alone is not an identity: the system reuses them.  The pair (pid, start) is.
-    """
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[-1].split()
-    return fields[19] if len(fields) > 19 else None
-
-
-def owner_alive(pid: int | None, start: str | None) -> bool:
-    """Whether the process that owns a session still runs (``True`` when it cannot be known)."""
-    if pid is None:
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # EPERM: it exists, under another user
-        pass
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
-    except (OSError, IndexError):
-        return True
-    if state in ("Z", "X"):  # killed and not yet reaped by its parent
-        return False
-    return start is None or process_start(pid) in (None, start)
-
-
-def _me() -> tuple[int, str | None]:
-    pid = os.getpid()
-    return pid, process_start(pid)
 
 
 #: sqlite result codes that mean the file itself is damaged (not busy, not read-only)
@@ -431,7 +355,7 @@ class SessionRegistry:
             check_session_id(session_id)
         config_path, question, description = _clip(config_path), _clip(question), _clip(description)
         models = [_clip(m) or "" for m in models]
-        owner = _me()
+        owner = current_owner()
         base = session_id or datetime.fromtimestamp(now).strftime("session_%Y%m%d_%H%M%S")
         with self._connect(write=True) as db:
             candidate, n = base, 1
@@ -514,7 +438,7 @@ class SessionRegistry:
             record.error = error
             record.updated_at = time.time()
             if status == "active":  # this process takes the session over
-                record.owner_pid, record.owner_start = _me()
+                record.owner_pid, record.owner_start = current_owner()
             elif status is not None:
                 record.owner_pid = record.owner_start = None
             db.execute(

@@ -22,7 +22,8 @@ from typing import Any
 
 import pytest
 
-from massmem.sessions.registry import SessionRegistry, process_start
+from massmem.sessions.owners import process_start
+from massmem.sessions.registry import SessionRegistry
 from tests.cli.teams import run_massmem, write_team
 
 

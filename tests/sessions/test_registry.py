@@ -13,7 +13,7 @@ import pytest
 
 from massmem.errors import SessionError, SessionNotFound, StateCorrupt, UsageError
 from massmem.sessions import SessionRegistry
-from massmem.sessions.registry import MIGRATIONS
+from massmem.sessions.migrations import MIGRATIONS
 
 
 def test_ids_from_the_clock_never_collide() -> None:
