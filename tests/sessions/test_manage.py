@@ -181,6 +181,12 @@ def test_export_holds_row_and_state_with_secrets_scrubbed() -> None:
 
 def test_lock_is_released_after_finish() -> None:
     session = open_session(session_id="free")
+    with pytest.raises(SessionError, match="in use by another massmem process"):
+        SessionLock("free").acquire()  # held while the session is open
     session.finish("completed")
-    with SessionLock("free"):
-        pass
+    lock = SessionLock("free").acquire()  # free again once it finished: taken without a refusal
+    try:
+        with pytest.raises(SessionError, match="in use"):
+            SessionLock("free").acquire()  # and really held by the new taker
+    finally:
+        lock.release()
