@@ -8,7 +8,7 @@ import typing
 import pytest
 
 from massmem.coordination import events
-from massmem.coordination.events import AgentTextDelta, Event, VoteCast
+from massmem.coordination.events import AgentContextUsage, AgentTextDelta, Event
 
 
 def test_every_event_has_a_unique_kind_and_is_frozen() -> None:
@@ -19,16 +19,12 @@ def test_every_event_has_a_unique_kind_and_is_frozen() -> None:
         AgentTextDelta("a", "x").text = "y"  # type: ignore[misc]
 
 
-def test_events_match_by_class() -> None:
-    def describe(event: Event) -> str:
-        match event:
-            case VoteCast(agent_id=who, target_agent_id=whom, implicit=True):
-                return f"{who} stands by {whom}"
-            case VoteCast(agent_id=who, target_agent_id=whom):
-                return f"{who} votes {whom}"
-            case _:
-                return event.kind
+def test_context_usage_percent_is_rounded_and_unknown_without_a_window() -> None:
+    def usage(used: int, window: int | None) -> AgentContextUsage:
+        return AgentContextUsage("a", 1, used=used, window=window, estimated=True)
 
-    assert describe(VoteCast("a", "a", "agent1.1", "", implicit=True)) == "a stands by a"
-    assert describe(VoteCast("a", "b", "agent2.1", "")) == "a votes b"
-    assert describe(AgentTextDelta("a", "x")) == "agent_text"
+    assert usage(450, 900).percent == 50
+    assert usage(2, 3).percent == 67  # rounded, not cut
+    assert usage(1000, 900).percent == 111  # an overfull context is shown as such
+    assert usage(450, None).percent is None
+    assert usage(450, 0).percent is None  # a window of 0 is unknown, never a division by zero
