@@ -25,16 +25,10 @@ from typing import Annotated, Any, Literal, TypeAlias, Union, get_args, get_orig
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from massmem.config.schema import (
-    BACKEND_TYPES,
-    MEMORY_STORE_TYPES,
-    READ_ONLY_STORE_TYPES,
-    AgentConfig,
-    TeamConfig,
-    duplicate_store_message,
-    read_only_store_message,
-    unknown_store_message,
-)
+from massmem.config.locations import LineMap, Part, format_path, line_for
+from massmem.config.schema import BACKEND_TYPES, MEMORY_STORE_TYPES, AgentConfig, TeamConfig
+from massmem.config.schema.crosschecks import cross_check
+from massmem.config.wording import did_you_mean, kind_of, show, show_plain
 from massmem.errors import ConfigError, ConfigIssue, redact, register_secret
 
 __all__ = [
@@ -56,11 +50,8 @@ __all__ = [
 #: ``@examples/NAME`` names a config shipped inside the package.
 EXAMPLES_PREFIX = "@examples/"
 
-Part: TypeAlias = str | int
-LineMap: TypeAlias = dict[str, int]
 
 _STR_TAG = "tag:yaml.org,2002:str"
-_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_\-]+$")
 _SAFE_EXAMPLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
 #: Escapes, well-formed references, then anything else that starts like a reference.
 _VAR_REF = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{[^}]*\}?")
@@ -177,7 +168,7 @@ def resolve_example(name: str) -> Path:
         from importlib import resources
 
         return Path(str(resources.files("massmem").joinpath("examples", f"{stem}.yaml")))
-    hint = _did_you_mean(stem, names) or ""
+    hint = did_you_mean(stem, names) or ""
     hint = f"{hint} " if hint else ""
     hint += f"available examples: {', '.join(names) or '(none installed)'}"
     issue = ConfigIssue("", f"there is no bundled example named {stem!r}", None, hint)
@@ -263,20 +254,6 @@ def _dotenv_values(path: Path, *, is_example: bool) -> dict[str, str]:
 
 
 # ----------------------------------------------------------------------------- YAML
-
-
-def format_path(parts: list[Part] | tuple[Part, ...]) -> str:
-    """``('agents', 1, 'backend')`` -> ``agents[1].backend``; odd keys are quoted in brackets."""
-    out = ""
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif _PLAIN_KEY.fullmatch(part):
-            out += f".{part}" if out else part
-        else:
-            escaped = part.replace("\\", "\\\\").replace('"', '\\"')
-            out += f'["{escaped}"]'
-    return out
 
 
 def _parse_yaml(text: str, source_name: str) -> tuple[Any, LineMap, list[ConfigIssue]]:
@@ -528,7 +505,7 @@ def _substitute(
                 ConfigIssue(
                     path,
                     f"malformed variable reference {whole!r}",
-                    _line_for(parts, lines),
+                    line_for(parts, lines),
                     "write ${NAME} or ${NAME:-default}; use $${ for a literal ${",
                 )
             )
@@ -541,7 +518,7 @@ def _substitute(
                 ConfigIssue(
                     path,
                     f"environment variable {name} is not set; export it or put it in .env",
-                    _line_for(parts, lines),
+                    line_for(parts, lines),
                     f"or give a default: ${{{name}:-value}}",
                 )
             )
@@ -602,92 +579,12 @@ def _structure_issues(data: Any, lines: LineMap) -> list[ConfigIssue]:
         return [
             ConfigIssue(
                 "",
-                f"the top level must be a mapping of keys like 'agents:', got {_kind(data)}",
+                f"the top level must be a mapping of keys like 'agents:', got {kind_of(data)}",
                 1,
                 "start the file with 'agents:' followed by a list of agents",
             )
         ]
-    return _duplicate_agent_ids(data.get("agents"), lines) + _memory_store_refs(data, lines)
-
-
-def _duplicate_agent_ids(agents: Any, lines: LineMap) -> list[ConfigIssue]:
-    """Report repeated ids even when other errors stop pydantic's team-level check from running."""
-    if not isinstance(agents, list):
-        return []
-    first: dict[str, int] = {}
-    issues: list[ConfigIssue] = []
-    for index, agent in enumerate(agents):
-        agent_id = agent.get("id") if isinstance(agent, dict) else None
-        if not isinstance(agent_id, str):
-            continue
-        if agent_id in first:
-            parts: tuple[Part, ...] = ("agents", index, "id")
-            first_line = _line_for(("agents", first[agent_id], "id"), lines)
-            issues.append(
-                ConfigIssue(
-                    format_path(parts),
-                    f"agent id {agent_id!r} is used twice; agent ids must be unique",
-                    _line_for(parts, lines),
-                    f"rename one of them (first used at agents[{first[agent_id]}], line {first_line})",
-                )
-            )
-        else:
-            first[agent_id] = index
-    return issues
-
-
-def _memory_store_refs(data: dict[str, Any], lines: LineMap) -> list[ConfigIssue]:
-    """Duplicate store names and agents' ``memories`` naming undeclared or read-only stores."""
-    stores = data.get("memory_stores")
-    declared: dict[str, tuple[int, Any]] = {}
-    issues: list[ConfigIssue] = []
-    for index, store in enumerate(stores if isinstance(stores, list) else []):
-        name = store.get("name") if isinstance(store, dict) else None
-        if not isinstance(name, str):
-            continue
-        if name in declared:
-            parts: tuple[Part, ...] = ("memory_stores", index, "name")
-            first_line = _line_for(("memory_stores", declared[name][0], "name"), lines)
-            issues.append(
-                ConfigIssue(
-                    format_path(parts),
-                    duplicate_store_message(name),
-                    _line_for(parts, lines),
-                    f"rename one of them (first declared at memory_stores[{declared[name][0]}], line {first_line})",
-                )
-            )
-        else:
-            declared[name] = (index, store.get("type"))
-    agents = data.get("agents")
-    for a_index, agent in enumerate(agents if isinstance(agents, list) else []):
-        memories = agent.get("memories") if isinstance(agent, dict) else None
-        for m_index, attachment in enumerate(memories if isinstance(memories, list) else []):
-            name = attachment.get("name") if isinstance(attachment, dict) else None
-            if not isinstance(name, str):
-                continue
-            parts = ("agents", a_index, "memories", m_index, "name")
-            if name not in declared:
-                suggestion = _did_you_mean(name, list(declared))
-                known = ", ".join(declared) or "none are declared"
-                hint = f"{suggestion + ' ' if suggestion else ''}declared stores: {known}"
-                issues.append(
-                    ConfigIssue(
-                        format_path(parts), unknown_store_message(name), _line_for(parts, lines), hint
-                    )
-                )
-                continue
-            kind = declared[name][1]
-            if attachment.get("write") is True and kind in READ_ONLY_STORE_TYPES:
-                parts = ("agents", a_index, "memories", m_index, "write")
-                issues.append(
-                    ConfigIssue(
-                        format_path(parts),
-                        read_only_store_message(name, str(kind)),
-                        _line_for(parts, lines),
-                        "remove 'write: true' or attach a writable store",
-                    )
-                )
-    return issues
+    return cross_check(data, lines)
 
 
 # ----------------------------------------------------------------------------- schema walking
@@ -856,7 +753,7 @@ def _issue_for(err: Any, where: _Where, lines: LineMap) -> ConfigIssue | None:
     if kind == "union_tag_invalid":
         parts.append("type")
     message, hint = _describe(kind, err, where, secret=_is_secret(parts))
-    return ConfigIssue(format_path(parts), message, _line_for(parts, lines), hint)
+    return ConfigIssue(format_path(parts), message, line_for(parts, lines), hint)
 
 
 def _is_secret(parts: list[Part]) -> bool:
@@ -867,7 +764,7 @@ def _describe(kind: str, err: Any, where: _Where, *, secret: bool) -> tuple[str,
     """Message and hint for one error kind; input values are echoed only for non-secret fields."""
     last = str(where.parts[-1]) if where.parts else ""
     value = err.get("input")
-    got = "" if secret else f", got {_show(value)}"
+    got = "" if secret else f", got {show(value)}"
     handler = _HANDLERS.get(kind)
     if handler is not None:
         return handler(err, where, last, value, got)
@@ -899,7 +796,7 @@ def _on_missing(err: Any, where: _Where, last: str, value: Any, got: str) -> tup
 def _on_extra(err: Any, where: _Where, last: str, value: Any, got: str) -> tuple[str, str | None]:
     owner = where.owner
     fields = list(owner.model_fields) if owner is not None else []
-    hint = _did_you_mean(last, fields)
+    hint = did_you_mean(last, fields)
     if hint is None and owner is not None:
         hint = _misplaced_hint(last, owner)
     if hint is None and fields:
@@ -924,10 +821,10 @@ def _misplaced_hint(key: str, owner: type[BaseModel]) -> str | None:
 def _on_tag_invalid(err: Any, where: _Where, last: str, value: Any, got: str) -> tuple[str, str | None]:
     tag = str(err.get("ctx", {}).get("tag", ""))
     if where.parts[:1] == ["memory_stores"]:
-        hint = _did_you_mean(tag, list(MEMORY_STORE_TYPES)) or ""
+        hint = did_you_mean(tag, list(MEMORY_STORE_TYPES)) or ""
         hint = f"{hint} " if hint else ""
         return f"unknown memory store type {tag!r}", f"{hint}store types: {', '.join(MEMORY_STORE_TYPES)}"
-    hint = _did_you_mean(tag, list(BACKEND_TYPES)) or ""
+    hint = did_you_mean(tag, list(BACKEND_TYPES)) or ""
     hint = f"{hint} " if hint else ""
     return f"unknown backend type {tag!r}", f"{hint}backend types: {', '.join(BACKEND_TYPES)}"
 
@@ -942,8 +839,8 @@ def _on_literal(err: Any, where: _Where, last: str, value: Any, got: str) -> tup
     allowed = _literal_values(where.annotation) or re.findall(
         r"'([^']*)'", str(err.get("ctx", {}).get("expected", ""))
     )
-    shown = "this value" if got == "" else repr(value) if isinstance(value, str) else _show(value)
-    hint = _did_you_mean(str(value), allowed) if isinstance(value, str) and got else None
+    shown = "this value" if got == "" else repr(value) if isinstance(value, str) else show(value)
+    hint = did_you_mean(str(value), allowed) if isinstance(value, str) and got else None
     hint = f"{hint} " if hint else ""
     return f"{shown} is not a valid '{last}'", f"{hint}choose one of: {', '.join(allowed)}"
 
@@ -983,7 +880,7 @@ def _on_string_type(err: Any, where: _Where, last: str, value: Any, got: str) ->
         hint = (
             "put the value in quotes"
             if not got
-            else f'put the value in quotes: {last}: "{_show_plain(value)}"'
+            else f'put the value in quotes: {last}: "{show_plain(value)}"'
         )
     return f"should be text{got}", hint
 
@@ -1081,54 +978,6 @@ _HANDLERS: dict[str, _Handler] = {
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _did_you_mean(word: str, choices: list[str]) -> str | None:
-    """'did you mean X?' for a close match, comparing case-insensitively."""
-    import difflib  # only on the error path
-
-    lowered = {c.lower(): c for c in choices}
-    match = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
-    return f"did you mean '{lowered[match[0]]}'?" if match else None
-
-
-def _line_for(parts: tuple[Part, ...] | list[Part], lines: LineMap) -> int | None:
-    """The line of ``parts``, or of its nearest ancestor present in the file (for missing keys)."""
-    parts = list(parts)
-    while parts:
-        line = lines.get(format_path(parts))
-        if line is not None:
-            return line
-        parts.pop()
-    return None
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, int | float):
-        return "a number"
-    if value is None:
-        return "nothing (null)"
-    return "text"
-
-
-def _show(value: Any) -> str:
-    """A short rendering of a user's value: scalars verbatim (trimmed), containers by kind."""
-    if isinstance(value, dict | list) or value is None:
-        return _kind(value)
-    text = redact(repr(value) if isinstance(value, str) else _show_plain(value))
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _show_plain(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def _sorted(issues: list[ConfigIssue]) -> list[ConfigIssue]:
