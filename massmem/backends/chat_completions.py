@@ -21,14 +21,29 @@ import contextlib
 import json
 import os
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from massmem.backends._common import is_official, is_transport_error
-from massmem.backends.base import Backend, Capabilities, JsonSchemaFormat, ModelRequest, ToolSpec
-from massmem.backends.faults import detect_context_overflow, parse_retry_after
+from massmem.backends.base import Capabilities, JsonSchemaFormat, ModelRequest, ToolSpec
+from massmem.backends.chat_stream import ChunkAssembler
+from massmem.backends.faults import (
+    Fault,
+    detect_context_overflow,
+    fault_for_status,
+    is_transport_error,
+    parse_retry_after,
+)
 from massmem.backends.presets import LOCAL_PLACEHOLDER_KEY, get_preset
+from massmem.backends.sdk_backend import SDK_RETRIES, SdkBackend, is_official
+from massmem.backends.self_hosted import (
+    Dialect,
+    MaxTokensField,
+    counted_usage,
+    preflight_prompt_tokens,
+    probe_error,
+    rejects_stream_options,
+    speaks_llama_cpp_python,
+)
 from massmem.errors import (
     AuthenticationFailed,
     BackendError,
@@ -41,15 +56,11 @@ from massmem.errors import (
 from massmem.messages import (
     AssistantMessage,
     Finished,
-    FinishReason,
     Message,
-    ReasoningDelta,
     StreamEvent,
     SystemMessage,
-    TextDelta,
     ToolCall,
     ToolResultMessage,
-    Usage,
     UserMessage,
 )
 
@@ -65,14 +76,6 @@ __all__ = [
     "to_wire_messages",
     "to_wire_tools",
 ]
-
-#: Which flavour of the protocol the server speaks.  ``openai`` is the reference shape every
-#: compatible server accepts.  ``llama-cpp-python`` differs in two places (checked against its
-#: 0.3.36 server): it rejects ``response_format`` type ``json_schema`` but grammar-constrains
-#: ``{"type": "json_object", "schema": ...}``, and it rejects ``content: null`` on an assistant
-#: message that carries tool calls (it wants a string).
-Dialect = Literal["openai", "llama-cpp-python"]
-
 
 # --------------------------------------------------------------------------- request building
 
@@ -129,167 +132,10 @@ def response_format_param(fmt: JsonSchemaFormat, dialect: Dialect = "openai") ->
     return {"type": "json_schema", "json_schema": {"name": name, "schema": fmt.schema, "strict": True}}
 
 
-# --------------------------------------------------------------------------- stream assembly
-
-
-@dataclass(slots=True)
-class _ToolCallParts:
-    id: str = ""
-    name: str = ""
-    arguments: list[str] = field(default_factory=list)
-
-
-_FINISH_REASONS: dict[str, FinishReason] = {
-    "stop": "stop",
-    "eos": "stop",
-    "end_turn": "stop",
-    "length": "length",
-    "max_tokens": "length",
-    "tool_calls": "tool_calls",
-    "function_call": "tool_calls",
-    "content_filter": "content_filter",
-}
-
-
-class _StreamAssembler:
-    """Turns Chat Completions chunks into events; tool calls are kept until the stream ends.
-
-    Tool-call fragments are keyed by ``index``: the id and name arrive once (some
-    servers, e.g. llama-cpp-python, repeat them on every fragment, so the first
-    value wins) and the argument text arrives in pieces that are concatenated.
-    """
-
-    def __init__(self) -> None:
-        self.calls: dict[int, _ToolCallParts] = {}
-        self.finish_reason: str | None = None
-        self.usage: Usage | None = None
-        #: chunks that carried model output; llama-cpp-python sends one per sampled token
-        self.output_chunks = 0
-
-    def feed(self, chunk: Any) -> list[StreamEvent]:
-        usage = getattr(chunk, "usage", None)
-        if usage is not None:
-            self.usage = _usage_from(usage)
-        choices = getattr(chunk, "choices", None)
-        if choices is None:
-            if usage is None:
-                raise InvalidResponse(f"stream chunk without choices or usage: {_preview(chunk)}")
-            return []
-        if not isinstance(choices, list):
-            raise InvalidResponse(f"stream chunk with malformed choices: {_preview(chunk)}")
-        events: list[StreamEvent] = []
-        for choice in choices:
-            if getattr(choice, "index", 0) not in (0, None):
-                continue  # massmem asks for one choice; ignore any others
-            events.extend(self._feed_delta(getattr(choice, "delta", None)))
-            reason = getattr(choice, "finish_reason", None)
-            if reason:
-                self.finish_reason = str(reason)
-        return events
-
-    def _feed_delta(self, delta: Any) -> list[StreamEvent]:
-        if delta is None:
-            return []
-        events: list[StreamEvent] = []
-        reasoning = _reasoning_text(delta)
-        if reasoning:
-            events.append(ReasoningDelta(reasoning))
-        content = getattr(delta, "content", None)
-        if content is not None and not isinstance(content, str):
-            raise InvalidResponse(f"stream delta with non-text content: {_preview(delta)}")
-        if content:
-            events.append(TextDelta(content))
-        fragments = getattr(delta, "tool_calls", None) or []
-        if not isinstance(fragments, list):
-            raise InvalidResponse(f"stream delta with malformed tool_calls: {_preview(delta)}")
-        for fragment in fragments:
-            self._add_fragment(fragment)
-        if reasoning or content or fragments:
-            self.output_chunks += 1
-        return events
-
-    def _add_fragment(self, fragment: Any) -> None:
-        call_id = getattr(fragment, "id", None) or ""
-        index = getattr(fragment, "index", None)
-        if not isinstance(index, int):
-            index = self._index_for_unindexed(call_id)
-        parts = self.calls.setdefault(index, _ToolCallParts())
-        if call_id and not parts.id:
-            parts.id = str(call_id)
-        function = getattr(fragment, "function", None)
-        name = getattr(function, "name", None)
-        if name and not parts.name:
-            parts.name = str(name)
-        arguments = getattr(function, "arguments", None)
-        if arguments:
-            parts.arguments.append(str(arguments))
-
-    def _index_for_unindexed(self, call_id: str) -> int:
-        """Servers that omit ``index``: a new id opens a new call, anything else continues the last."""
-        for index, parts in self.calls.items():
-            if call_id and parts.id == call_id:
-                return index
-        if call_id or not self.calls:
-            return len(self.calls)
-        return max(self.calls)
-
-    def tool_calls(self) -> list[ToolCall]:
-        out: list[ToolCall] = []
-        for index in sorted(self.calls):
-            parts = self.calls[index]
-            if not parts.name and not parts.arguments:
-                continue
-            out.append(ToolCall.from_raw(parts.id or f"call_{index}", parts.name, "".join(parts.arguments)))
-        return out
-
-    def reason(self, has_tool_calls: bool) -> FinishReason:
-        mapped = _FINISH_REASONS.get((self.finish_reason or "").lower(), "other")
-        # Some servers (Ollama among them) report "stop" even when they return tool calls.
-        if has_tool_calls and mapped == "stop":
-            return "tool_calls"
-        return mapped
-
-
-def _reasoning_text(delta: Any) -> str:
-    """Reasoning from ``reasoning_content`` (vLLM, DeepSeek, llama.cpp) or ``reasoning`` (OpenRouter)."""
-    for name in ("reasoning_content", "reasoning"):
-        value = getattr(delta, name, None)
-        if value is None:
-            extra = getattr(delta, "model_extra", None) or {}
-            value = extra.get(name)
-        if isinstance(value, str) and value:
-            return value  # servers that send both send the same text: take one
-    return ""
-
-
-def _usage_from(usage: Any) -> Usage:
-    prompt_details = getattr(usage, "prompt_tokens_details", None)
-    completion_details = getattr(usage, "completion_tokens_details", None)
-    return Usage(
-        input_tokens=_int(getattr(usage, "prompt_tokens", 0)),
-        output_tokens=_int(getattr(usage, "completion_tokens", 0)),
-        reasoning_tokens=_int(getattr(completion_details, "reasoning_tokens", 0)),
-        cached_tokens=_int(getattr(prompt_details, "cached_tokens", 0)),
-    )
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(value or 0)
-    except (TypeError, ValueError):
-        return 0
-
-
-def _preview(obj: Any, limit: int = 200) -> str:
-    dump = getattr(obj, "model_dump_json", None)
-    text = dump(warnings=False) if callable(dump) else repr(obj)
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
 # --------------------------------------------------------------------------- the backend
 
 
-class ChatCompletionsBackend(Backend):
+class ChatCompletionsBackend(SdkBackend["AsyncOpenAI"]):
     """A model behind ``POST {base_url}/chat/completions``.
 
     Built by :func:`from_config`; the keyword arguments exist so other backends
@@ -304,7 +150,8 @@ class ChatCompletionsBackend(Backend):
     both (the prompt is cached server-side, so the real request reuses it).
     ``type: local`` turns it on; any other server gets it after its first empty
     stream whose non-streamed twin reveals an error (a user-run llama-cpp-python
-    server behind ``provider: llamacpp`` or a bare ``base_url``).
+    server behind ``provider: llamacpp`` or a bare ``base_url``).  Those quirks
+    live in :mod:`massmem.backends.self_hosted`.
     A stream that ends without a finish reason is a failure, never a short
     answer: that is how a dropped connection (or a server cutting a stream
     off) looks from here.
@@ -330,21 +177,21 @@ class ChatCompletionsBackend(Backend):
         agent_id: str | None = None,
         capabilities: Capabilities | None = None,
         dialect: Dialect = "openai",
-        max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens",
+        max_tokens_field: MaxTokensField = "max_tokens",
         preflight: bool = False,
     ) -> None:
         super().__init__(
             model=model,
             capabilities=capabilities
             or Capabilities(tool_calling=True, json_schema=True, context_window=context_window),
+            api_key=api_key,
+            base_url=base_url.rstrip("/"),
+            timeout=timeout,
+            agent_id=agent_id,
         )
-        self.base_url = base_url.rstrip("/")
         self.provider = provider
-        self.agent_id = agent_id
-        self.timeout = timeout
         self.temperature = temperature
         self.max_tokens = max_tokens
-        self._api_key = api_key
         self._key_env = key_env
         self._key_required = key_required
         #: "GROQ_API_KEY is sent only to …" when ``base_url`` overrides a cloud preset's URL
@@ -356,38 +203,32 @@ class ChatCompletionsBackend(Backend):
         self._max_tokens_field = max_tokens_field
         self._preflight = preflight
         self._send_stream_options = True
-        self._client: AsyncOpenAI | None = None
-        register_secret(api_key)
 
     def describe(self) -> str:
         return f"{self.type_name}[{self.provider}]:{self.model}"
 
     # -- the seam ------------------------------------------------------------------------------
-    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
-        try:
-            client = self._ensure_client()
-            prompt_tokens, sdk_stream = await self._start(client, request)
-        except Exception as exc:
-            raise self._translate(exc) from None
-        assembler = _StreamAssembler()
+    async def _events(self, client: AsyncOpenAI, request: ModelRequest) -> AsyncGenerator[StreamEvent, None]:
+        prompt_tokens, sdk_stream = await self._start(client, request)
+        assembler = ChunkAssembler()
         streamed = False
         try:
             async for chunk in sdk_stream:
                 for event in assembler.feed(chunk):
                     streamed = True
                     yield event
-        except Exception as exc:
-            raise self._translate(exc) from None
         finally:
             await _close_quietly(sdk_stream)
         if assembler.finish_reason is None and not streamed and self._may_hide_errors():
             # An empty stream with no finish: llama-cpp-python's way of hiding an error (a
             # context overflow among them) behind a 200.  Ask once without streaming to learn
             # the real error; if there is one, preflight every later request on this server.
-            error = await self._probe_error(client, request)
+            error = await probe_error(
+                client, self._request_params(request), self._max_tokens_field, self.translate
+            )
             if error is not None:
                 self._preflight = True
-                raise error from None
+                raise error
         if assembler.finish_reason is None:
             raise ProviderUnavailable(
                 f"{self.provider}: the stream from {self.base_url} ended before the model finished "
@@ -398,15 +239,10 @@ class ChatCompletionsBackend(Backend):
         calls = assembler.tool_calls()
         for call in calls:
             yield call
-        usage = assembler.usage or _counted_usage(prompt_tokens, assembler.output_chunks)
+        usage = assembler.usage or counted_usage(prompt_tokens, assembler.output_chunks)
         if usage is not None:
             yield usage
         yield Finished(assembler.reason(bool(calls)))
-
-    async def aclose(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            await client.close()
 
     # -- request -------------------------------------------------------------------------------
     def _request_params(self, request: ModelRequest) -> dict[str, Any]:
@@ -439,35 +275,38 @@ class ChatCompletionsBackend(Backend):
             params = self._request_params(request)
             try:
                 prompt_tokens = (
-                    await self._preflight_prompt_tokens(client, params) if self._preflight else None
+                    await preflight_prompt_tokens(client, params, self._max_tokens_field)
+                    if self._preflight
+                    else None
                 )
                 return prompt_tokens, await self._open_stream(client, params)
             except Exception as exc:
-                if self._dialect == "llama-cpp-python" or not _speaks_llama_cpp_python(exc):
+                if self._dialect == "llama-cpp-python" or not speaks_llama_cpp_python(exc):
                     raise
                 self._dialect = "llama-cpp-python"
 
-    def _ensure_client(self) -> AsyncOpenAI:
-        if self._client is None:
-            if self._api_key is None and self._key_required:
-                where = f"set the {self._key_env} environment variable (or api_key in the backend config)"
-                if self._withheld_key:
-                    where = f"set api_key in the backend config ({self._withheld_key})"
-                raise AuthenticationFailed(
-                    f"no API key for {self.provider} at {self.base_url}: {where}",
-                    provider=self.provider,
-                    agent_id=self.agent_id,
-                )
-            import openai
+    def _missing_key(self) -> AuthenticationFailed | None:
+        if self._api_key is not None or not self._key_required:
+            return None
+        where = f"set the {self._key_env} environment variable (or api_key in the backend config)"
+        if self._withheld_key:
+            where = f"set api_key in the backend config ({self._withheld_key})"
+        return AuthenticationFailed(
+            f"no API key for {self.provider} at {self.base_url}: {where}",
+            provider=self.provider,
+            agent_id=self.agent_id,
+        )
 
-            self._client = openai.AsyncOpenAI(
-                base_url=self.base_url,
-                api_key=self._api_key or LOCAL_PLACEHOLDER_KEY,
-                max_retries=0,  # retries are a wrapper backend's job
-                timeout=self.timeout,
-                default_headers=self._extra_headers or None,
-            )
-        return self._client
+    def _new_client(self) -> AsyncOpenAI:
+        import openai
+
+        return openai.AsyncOpenAI(
+            base_url=self.base_url,
+            api_key=self._api_key or LOCAL_PLACEHOLDER_KEY,
+            max_retries=SDK_RETRIES,
+            timeout=self.timeout,
+            default_headers=self._extra_headers or None,
+        )
 
     async def _open_stream(self, client: AsyncOpenAI, params: dict[str, Any]) -> Any:
         """Start streaming; servers that reject ``stream_options`` get the request once more without it."""
@@ -475,7 +314,7 @@ class ChatCompletionsBackend(Backend):
             try:
                 return await client.chat.completions.create(**params, stream_options={"include_usage": True})
             except Exception as exc:
-                if not _rejects_stream_options(exc):
+                if not rejects_stream_options(exc):
                     raise
                 self._send_stream_options = False
         return await client.chat.completions.create(**params)
@@ -484,37 +323,8 @@ class ChatCompletionsBackend(Backend):
         """Self-hosted servers (no key needed) may stream errors away; cloud APIs do not."""
         return not self._preflight and not self._key_required
 
-    async def _probe_error(self, client: AsyncOpenAI, request: ModelRequest) -> BackendError | None:
-        """The error a non-streamed one-token copy of ``request`` meets (None if it succeeds).
-
-        The server may have dropped the connection the empty stream came on, so a transport
-        failure gets one more try on a fresh connection before it counts as the answer.
-        """
-        params = self._request_params(request)
-        for attempt in (1, 2):
-            try:
-                await self._preflight_prompt_tokens(client, params)
-            except Exception as exc:
-                error = self._translate(exc)
-                if attempt == 1 and isinstance(error, ProviderUnavailable):
-                    continue
-                return error
-            return None
-        return None
-
-    async def _preflight_prompt_tokens(self, client: AsyncOpenAI, params: dict[str, Any]) -> int | None:
-        probe = {
-            k: v for k, v in params.items() if k not in ("stream", "max_tokens", "max_completion_tokens")
-        }
-        probe[self._max_tokens_field] = 1
-        response = await client.chat.completions.create(**probe)
-        usage = getattr(response, "usage", None)
-        if usage is None:
-            return None
-        return _int(getattr(usage, "prompt_tokens", 0)) or None
-
     # -- errors --------------------------------------------------------------------------------
-    def _translate(self, exc: BaseException) -> BackendError:
+    def translate(self, exc: BaseException) -> BackendError:
         """Any exception from the SDK or the transport, as a massmem error (never an SDK type)."""
         if isinstance(exc, BackendError):
             if exc.agent_id is None:
@@ -548,16 +358,17 @@ class ChatCompletionsBackend(Backend):
 
     def _translate_status(self, exc: Any) -> BackendError:
         status: int = exc.status_code
+        fault = fault_for_status(status, conflict_is_transient=False)  # no server here documents 409
         message = _server_message(exc)
         where = self._where()
-        if status in (401, 403):
+        if fault is Fault.AUTH:
             # The hint before the server's words: a status line cuts the end, never what to do.
             return AuthenticationFailed(
                 f"{self.provider} rejected the API key (HTTP {status}). {self._key_hint()} "
                 f"The server said: {message}",
                 **where,
             )
-        if status == 429:
+        if fault is Fault.RATE_LIMIT:
             return RateLimited(
                 f"{self.provider} is rate limiting requests (HTTP 429): {message}",
                 retry_after=_retry_after(exc.response.headers),
@@ -566,7 +377,7 @@ class ChatCompletionsBackend(Backend):
         overflow = self._overflow(exc, message)
         if overflow is not None:
             return overflow
-        if status >= 500 and "validation error" not in message.lower():
+        if fault is Fault.UNAVAILABLE and "validation error" not in message.lower():
             # llama-cpp-python answers 500 to a request it cannot validate; retrying cannot help,
             # so that one falls through to the non-retryable "refused" below.
             return ProviderUnavailable(
@@ -619,13 +430,6 @@ class ChatCompletionsBackend(Backend):
         return "Set api_key in the backend config to a key this server accepts."
 
 
-def _counted_usage(prompt_tokens: int | None, output_chunks: int) -> Usage | None:
-    """Usage from a preflight's prompt count plus one token per output chunk (llama-cpp-python)."""
-    if prompt_tokens is None:
-        return None
-    return Usage(input_tokens=prompt_tokens, output_tokens=output_chunks)
-
-
 async def _close_quietly(sdk_stream: Any) -> None:
     # Closing a broken connection may fail too; the error worth reporting is the one already raised.
     with contextlib.suppress(Exception):
@@ -653,29 +457,6 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     if millis is not None:
         return millis / 1000.0
     return parse_retry_after(headers.get("retry-after"))
-
-
-def _speaks_llama_cpp_python(exc: Exception) -> bool:
-    """llama-cpp-python's validation error for an OpenAI-shaped request it reads differently.
-
-    Its server answers 500 "validation error" naming ``'json_object'`` (no ``json_schema``
-    response format) or its ``ChatCompletionRequestAssistantMessage`` model (``content: null``);
-    a server that says so is talked to in its own dialect from then on.
-    """
-    if getattr(exc, "status_code", None) not in (400, 422, 500):
-        return False
-    text = str(getattr(exc, "message", "")) + str(getattr(exc, "body", ""))
-    return "validation error" in text and (
-        "'json_object'" in text or "ChatCompletionRequestAssistantMessage" in text
-    )
-
-
-def _rejects_stream_options(exc: Exception) -> bool:
-    status = getattr(exc, "status_code", None)
-    if status not in (400, 422):
-        return False
-    text = f"{getattr(exc, 'message', '')} {getattr(exc, 'body', '')}".lower()
-    return "stream_options" in text or "include_usage" in text
 
 
 def _opt_int(value: Any) -> int | None:
@@ -724,7 +505,6 @@ def from_config(config: ChatCompletionBackendConfig, **context: Any) -> ChatComp
         context_window=config.context_window,
         extra_headers={name: value.get_secret_value() for name, value in config.extra_headers.items()},
         agent_id=context.get("agent_id"),
-        # OpenAI's reasoning models refuse max_tokens; every compatible server accepts max_tokens.
         max_tokens_field="max_completion_tokens" if config.provider == "openai" else "max_tokens",
     )
 

@@ -18,14 +18,21 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from massmem.backends._common import is_official, is_timeout, is_transport_error
-from massmem.backends._common import resolve_key as _resolve_key
-from massmem.backends.base import Backend, Capabilities, ModelRequest
-from massmem.backends.faults import detect_context_overflow, parse_retry_after
+from massmem.backends.base import Capabilities, ModelRequest
+from massmem.backends.faults import (
+    Fault,
+    detect_context_overflow,
+    fault_for_status,
+    is_timeout,
+    is_transport_error,
+    parse_retry_after,
+)
+from massmem.backends.sdk_backend import SDK_RETRIES, SdkBackend
+from massmem.backends.sdk_backend import resolve_key as _resolve_key
 from massmem.errors import (
     AuthenticationFailed,
     BackendError,
@@ -33,7 +40,6 @@ from massmem.errors import (
     InvalidResponse,
     ProviderUnavailable,
     RateLimited,
-    register_secret,
 )
 from massmem.messages import (
     AssistantMessage,
@@ -210,8 +216,10 @@ def _classify(
     """One Anthropic error — an HTTP status or an ``error`` event's type — as a massmem error.
 
     Mid-stream errors come with the stream's status (200), so the error
-    *type* decides first and the status only when the type says nothing.
+    *type* decides first and the status (read with the shared table; Anthropic's
+    SDK retries 409, so a conflict is transient) only when the type says nothing.
     """
+    fault = fault_for_status(status, conflict_is_transient=True)
     overflow = detect_context_overflow(message)
     if (
         overflow is not None
@@ -225,21 +233,19 @@ def _classify(
             provider=PROVIDER,
             agent_id=agent_id,
         )
-    if error_type in {"authentication_error", "permission_error"} or status in (401, 403):
+    if error_type in {"authentication_error", "permission_error"} or fault is Fault.AUTH:
         return AuthenticationFailed(
             f"Anthropic rejected the API key ({error_type or f'HTTP {status}'}). Set {KEY_ENV} "
             "(or api_key in the backend config) to a valid key with access to this model.",
             provider=PROVIDER,
             agent_id=agent_id,
         )
-    if error_type == "rate_limit_error" or status == 429:
+    if error_type == "rate_limit_error" or fault is Fault.RATE_LIMIT:
         retry_after = parse_retry_after(headers.get("retry-after")) if headers is not None else None
         return RateLimited(
             f"Anthropic rate limit: {message}", retry_after=retry_after, provider=PROVIDER, agent_id=agent_id
         )
-    if error_type in {"overloaded_error", "api_error", "timeout_error"} or (
-        status is not None and (status >= 500 or status == 408)
-    ):
+    if error_type in {"overloaded_error", "api_error", "timeout_error"} or fault is Fault.UNAVAILABLE:
         label = error_type or f"HTTP {status}"
         return ProviderUnavailable(
             f"Anthropic failed on its side ({label}): {message}", provider=PROVIDER, agent_id=agent_id
@@ -447,10 +453,13 @@ class ClaudeTranslator:
 # --------------------------------------------------------------------------------- backend
 
 
-class ClaudeBackend(Backend):
+class ClaudeBackend(SdkBackend["AsyncAnthropic"]):
     """A Claude model behind Anthropic's Messages API."""
 
     type_name = "claude"
+    LABEL = "Claude"
+    KEY_ENVS = (KEY_ENV,)
+    DEFAULT_BASE_URL = DEFAULT_BASE_URL
 
     def __init__(
         self,
@@ -473,35 +482,22 @@ class ClaudeBackend(Backend):
                 system_prompt="parameter",
                 context_window=context_window or context_window_for(model),
             ),
+            api_key=api_key or None,
+            base_url=base_url or DEFAULT_BASE_URL,
+            timeout=timeout,
+            agent_id=agent_id,
         )
-        register_secret(api_key)
-        self._api_key = api_key or None
-        self.base_url = base_url or DEFAULT_BASE_URL
-        self.timeout = timeout
         self.max_tokens = max_tokens
         self.thinking_budget = thinking_budget
-        self.agent_id = agent_id
-        self._client: AsyncAnthropic | None = None
         # tool_use id -> the signed thinking blocks that preceded it, for the next request.
         self._thinking: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
 
-    def _sdk_client(self) -> AsyncAnthropic:
-        if self._api_key is None:
-            where = f"set {KEY_ENV} or api_key in the backend config"
-            if not is_official(self.base_url, DEFAULT_BASE_URL):
-                where = f"set api_key in the backend config ({KEY_ENV} is only sent to {DEFAULT_BASE_URL})"
-            raise AuthenticationFailed(
-                f"no API key for the Claude backend ({self.model}): {where}",
-                provider=PROVIDER,
-                agent_id=self.agent_id,
-            )
-        if self._client is None:
-            from anthropic import AsyncAnthropic
+    def _new_client(self) -> AsyncAnthropic:
+        from anthropic import AsyncAnthropic
 
-            self._client = AsyncAnthropic(
-                api_key=self._api_key, base_url=self.base_url, max_retries=0, timeout=self.timeout
-            )
-        return self._client
+        return AsyncAnthropic(
+            api_key=self._api_key, base_url=self.base_url, max_retries=SDK_RETRIES, timeout=self.timeout
+        )
 
     def params(self, request: ModelRequest) -> dict[str, Any]:
         return build_params(
@@ -519,26 +515,22 @@ class ClaudeBackend(Backend):
         while len(self._thinking) > _THINKING_MEMORY:
             self._thinking.popitem(last=False)
 
-    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
-        client = self._sdk_client()
+    async def _events(
+        self, client: AsyncAnthropic, request: ModelRequest
+    ) -> AsyncGenerator[StreamEvent, None]:
         translator = ClaudeTranslator(self.agent_id)
-        try:
-            sdk_stream = await client.messages.create(**self.params(request), stream=True)
-            async with sdk_stream:
-                async for event in sdk_stream:
-                    for out in translator.feed(event):
-                        yield out
-            closing = translator.close()
-            self._remember_thinking(translator)
-            for out in closing:
-                yield out
-        except Exception as exc:
-            raise translate_exception(exc, agent_id=self.agent_id, timeout=self.timeout) from None
+        sdk_stream = await client.messages.create(**self.params(request), stream=True)
+        async with sdk_stream:
+            async for event in sdk_stream:
+                for out in translator.feed(event):
+                    yield out
+        closing = translator.close()
+        self._remember_thinking(translator)
+        for out in closing:
+            yield out
 
-    async def aclose(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            await client.close()
+    def translate(self, exc: BaseException) -> BackendError:
+        return translate_exception(exc, agent_id=self.agent_id, timeout=self.timeout)
 
 
 def from_config(config: ClaudeBackendConfig, **context: Any) -> ClaudeBackend:

@@ -1,20 +1,128 @@
 """Recognising provider faults from what providers actually send.
 
-Each backend maps its SDK's exceptions here, at the boundary.  Context-length
-errors matter most: every provider words them differently, and massmem's
-reactive compression depends on spotting them, so the recogniser knows the
-shapes of OpenAI, Anthropic, Gemini, llama.cpp, vLLM, Ollama, Groq and
-OpenRouter, and keeps the token numbers they report.
+Each backend maps its SDK's exceptions here, at the boundary.  Three things
+are decided once, for every provider:
+
+* **What an HTTP status means** (:func:`fault_for_status`).  One table for
+  all four SDK backends, so a status never means "try again" to one provider
+  and "give up" to another:
+
+  ========  ===================  =========  ============================================
+  status    massmem error        retried    why
+  ========  ===================  =========  ============================================
+  401, 403  AuthenticationFailed no         the same key fails the same way
+  408       ProviderUnavailable  yes        request timeout: the server gave up waiting
+  409       ProviderUnavailable  yes, for   OpenAI's and Anthropic's SDKs document 409
+            (else BackendError)  OpenAI and Conflict as transient (a lock timeout) and
+                                 Anthropic  retry it by default; google-genai does not
+                                            (Google's 409 is ABORTED/ALREADY_EXISTS), and
+                                            a self-hosted server documents nothing, so
+                                            there a conflict is the request's problem
+  429       RateLimited          yes        after the provider's Retry-After
+  5xx       ProviderUnavailable  yes        the provider failed on its side
+  other 4xx BackendError         no         the request itself was refused
+  ========  ===================  =========  ============================================
+
+  A backend still reads its provider's own words first where they say more
+  (an error *type* such as ``overloaded_error``, an RPC status, a code inside
+  a 200 stream), and a context overflow is recognised before the status.
+* **Which exceptions are the network's** (:func:`is_timeout`,
+  :func:`is_transport_error`): raw transport errors an SDK lets through while
+  a stream is read are :class:`ProviderUnavailable`, like its own
+  connection errors.
+* **Context-length errors**, which matter most: every provider words them
+  differently, and massmem's reactive compression depends on spotting them,
+  so the recogniser knows the shapes of OpenAI, Anthropic, Gemini, llama.cpp,
+  vLLM, Ollama, Groq and OpenRouter, and keeps the token numbers they report.
 """
 
 from __future__ import annotations
 
+import enum
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-__all__ = ["ContextOverflow", "detect_context_overflow", "parse_retry_after"]
+from massmem.errors import (
+    AuthenticationFailed,
+    BackendError,
+    ProviderUnavailable,
+    RateLimited,
+)
+
+__all__ = [
+    "ERROR_CLASSES",
+    "ContextOverflow",
+    "Fault",
+    "detect_context_overflow",
+    "fault_for_status",
+    "is_timeout",
+    "is_transport_error",
+    "parse_retry_after",
+]
+
+
+class Fault(enum.Enum):
+    """What a failed call's HTTP status says, whatever the provider."""
+
+    AUTH = "auth"
+    RATE_LIMIT = "rate_limit"
+    UNAVAILABLE = "unavailable"
+    REFUSED = "refused"
+
+
+#: The massmem error each fault becomes; its ``retryable`` decides whether the retry wrapper tries again.
+ERROR_CLASSES: Mapping[Fault, type[BackendError]] = {
+    Fault.AUTH: AuthenticationFailed,
+    Fault.RATE_LIMIT: RateLimited,
+    Fault.UNAVAILABLE: ProviderUnavailable,
+    Fault.REFUSED: BackendError,
+}
+
+_STATUS_FAULTS: Mapping[int, Fault] = {
+    401: Fault.AUTH,
+    403: Fault.AUTH,
+    408: Fault.UNAVAILABLE,
+    429: Fault.RATE_LIMIT,
+}
+
+
+def fault_for_status(status: int | None, *, conflict_is_transient: bool) -> Fault | None:
+    """The fault an HTTP error status means (the table above); None for no status or a success.
+
+    ``conflict_is_transient`` is the provider's documented reading of 409: true
+    for OpenAI and Anthropic, false for Gemini and for self-hosted servers.
+    """
+    if status is None or status < 400:
+        return None
+    if status in _STATUS_FAULTS:
+        return _STATUS_FAULTS[status]
+    if status == 409:
+        return Fault.UNAVAILABLE if conflict_is_transient else Fault.REFUSED
+    return Fault.UNAVAILABLE if status >= 500 else Fault.REFUSED
+
+
+#: packages whose exceptions mean "the network or the connection failed"
+_TRANSPORT_PACKAGES = frozenset({"httpx", "httpx2", "httpcore", "httpcore2", "h11", "anyio", "aiohttp"})
+_HTTP_PACKAGES = frozenset({"httpx", "httpx2", "httpcore", "httpcore2"})
+
+
+def _package(exc: BaseException) -> str:
+    return (type(exc).__module__ or "").split(".", 1)[0]
+
+
+def is_timeout(exc: BaseException) -> bool:
+    """A read/connect timeout from the HTTP stack (or asyncio's own)."""
+    return isinstance(exc, TimeoutError) or (
+        _package(exc) in _HTTP_PACKAGES and "Timeout" in type(exc).__name__
+    )
+
+
+def is_transport_error(exc: BaseException) -> bool:
+    """A network error an SDK let through unwrapped, typically while a stream is being read."""
+    return isinstance(exc, OSError) or _package(exc) in _TRANSPORT_PACKAGES
 
 
 @dataclass(frozen=True, slots=True)

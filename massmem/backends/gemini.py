@@ -23,14 +23,21 @@ import json
 import re
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from massmem.backends._common import is_official, is_timeout, is_transport_error
-from massmem.backends._common import resolve_key as _resolve_key
-from massmem.backends.base import Backend, Capabilities, ModelRequest
-from massmem.backends.faults import detect_context_overflow, parse_retry_after
+from massmem.backends.base import Capabilities, ModelRequest
+from massmem.backends.faults import (
+    Fault,
+    detect_context_overflow,
+    fault_for_status,
+    is_timeout,
+    is_transport_error,
+    parse_retry_after,
+)
+from massmem.backends.sdk_backend import SdkBackend
+from massmem.backends.sdk_backend import resolve_key as _resolve_key
 from massmem.errors import (
     AuthenticationFailed,
     BackendError,
@@ -38,7 +45,6 @@ from massmem.errors import (
     InvalidResponse,
     ProviderUnavailable,
     RateLimited,
-    register_secret,
 )
 from massmem.messages import (
     AssistantMessage,
@@ -272,10 +278,12 @@ def _classify(
     """One Gemini error (HTTP code + RPC status) as a massmem error.
 
     Keys and quotas are decided first, so a quota message that mentions
-    tokens is never taken for a context overflow.
+    tokens is never taken for a context overflow.  The status reads with the
+    shared table; google-genai does not retry 409, so a conflict is refused.
     """
+    fault = fault_for_status(code, conflict_is_transient=False)
     if (
-        code in (401, 403)
+        fault is Fault.AUTH
         or status in {"UNAUTHENTICATED", "PERMISSION_DENIED"}
         or _is_key_problem(message, details)
     ):
@@ -285,7 +293,7 @@ def _classify(
             provider=PROVIDER,
             agent_id=agent_id,
         )
-    if code == 429 or status == "RESOURCE_EXHAUSTED":
+    if fault is Fault.RATE_LIMIT or status == "RESOURCE_EXHAUSTED":
         return RateLimited(
             f"Gemini rate limit or quota ({status or 'HTTP 429'}): {message}",
             retry_after=_retry_delay(details, headers),
@@ -301,7 +309,7 @@ def _classify(
             provider=PROVIDER,
             agent_id=agent_id,
         )
-    if (code is not None and (code >= 500 or code == 408)) or status in {
+    if fault is Fault.UNAVAILABLE or status in {
         "UNAVAILABLE",
         "INTERNAL",
         "DEADLINE_EXCEEDED",
@@ -453,10 +461,13 @@ class GeminiTranslator:
 # --------------------------------------------------------------------------------- backend
 
 
-class GeminiBackend(Backend):
+class GeminiBackend(SdkBackend["Client"]):
     """A Gemini model behind the Gemini Developer API."""
 
     type_name = "gemini"
+    LABEL = "Gemini"
+    KEY_ENVS = KEY_ENVS
+    DEFAULT_BASE_URL = DEFAULT_BASE_URL
 
     def __init__(
         self,
@@ -481,41 +492,30 @@ class GeminiBackend(Backend):
                 system_prompt="parameter",
                 context_window=context_window or context_window_for(model),
             ),
+            api_key=api_key or None,
+            base_url=base_url or DEFAULT_BASE_URL,
+            timeout=timeout,
+            agent_id=agent_id,
         )
-        register_secret(api_key)
-        self._api_key = api_key or None
-        self.base_url = base_url or DEFAULT_BASE_URL
-        self.timeout = timeout
         self.max_tokens = max_tokens
         self.temperature = temperature
         self.thinking_budget = thinking_budget
-        self.agent_id = agent_id
-        self._client: Client | None = None
         # massmem tool-call id -> Gemini's id and thought signature, for replaying the call.
         self._calls: OrderedDict[str, _CallOrigin] = OrderedDict()
 
-    def _sdk_client(self) -> Client:
-        if self._api_key is None:
-            where = f"set {KEY_ENVS[0]} (or {KEY_ENVS[1]}) or api_key in the backend config"
-            if not is_official(self.base_url, DEFAULT_BASE_URL):
-                where = (
-                    f"set api_key in the backend config ({KEY_ENVS[0]} is only sent to {DEFAULT_BASE_URL})"
-                )
-            raise AuthenticationFailed(
-                f"no API key for the Gemini backend ({self.model}): {where}",
-                provider=PROVIDER,
-                agent_id=self.agent_id,
-            )
-        if self._client is None:
-            from google import genai
-            from google.genai import types
+    def _new_client(self) -> Client:
+        from google import genai
+        from google.genai import types
 
-            self._client = genai.Client(
-                api_key=self._api_key,
-                vertexai=False,
-                http_options=types.HttpOptions(base_url=self.base_url, timeout=int(self.timeout * 1000)),
-            )
-        return self._client
+        # No retry_options: google-genai does not retry unless asked to.
+        return genai.Client(
+            api_key=self._api_key,
+            vertexai=False,
+            http_options=types.HttpOptions(base_url=self.base_url, timeout=int(self.timeout * 1000)),
+        )
+
+    async def _close_client(self, client: Client) -> None:
+        await client.aio.aclose()
 
     def request_parts(self, request: ModelRequest) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         """(contents, config) for ``generate_content_stream``."""
@@ -536,31 +536,25 @@ class GeminiBackend(Backend):
         while len(self._calls) > _CALL_MEMORY:
             self._calls.popitem(last=False)
 
-    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
-        client = self._sdk_client()
+    async def _events(self, client: Client, request: ModelRequest) -> AsyncGenerator[StreamEvent, None]:
         translator = GeminiTranslator(self.agent_id)
         contents, config = self.request_parts(request)
+        chunks: Any = await client.aio.models.generate_content_stream(
+            model=self.model, contents=cast(Any, contents), config=cast(Any, config)
+        )
         try:
-            chunks: Any = await client.aio.models.generate_content_stream(
-                model=self.model, contents=cast(Any, contents), config=cast(Any, config)
-            )
-            try:
-                async for chunk in chunks:
-                    for out in translator.feed(chunk):
-                        yield out
-            finally:
-                await chunks.aclose()  # releases the connection when the consumer stops early
-            closing = translator.close()
-            self._remember(translator)
-            for out in closing:
-                yield out
-        except Exception as exc:
-            raise translate_exception(exc, agent_id=self.agent_id, timeout=self.timeout) from None
+            async for chunk in chunks:
+                for out in translator.feed(chunk):
+                    yield out
+        finally:
+            await chunks.aclose()  # releases the connection when the consumer stops early
+        closing = translator.close()
+        self._remember(translator)
+        for out in closing:
+            yield out
 
-    async def aclose(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aio.aclose()
+    def translate(self, exc: BaseException) -> BackendError:
+        return translate_exception(exc, agent_id=self.agent_id, timeout=self.timeout)
 
 
 def from_config(config: GeminiBackendConfig, **context: Any) -> GeminiBackend:

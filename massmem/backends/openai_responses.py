@@ -16,14 +16,20 @@ backend costs nothing at start-up; the SDK's own retries are switched off
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from massmem.backends._common import is_official, is_transport_error
-from massmem.backends._common import resolve_key as _resolve_key
-from massmem.backends.base import Backend, Capabilities, ModelRequest
-from massmem.backends.faults import detect_context_overflow, parse_retry_after
+from massmem.backends.base import Capabilities, ModelRequest
+from massmem.backends.faults import (
+    Fault,
+    detect_context_overflow,
+    fault_for_status,
+    is_transport_error,
+    parse_retry_after,
+)
+from massmem.backends.sdk_backend import SDK_RETRIES, SdkBackend
+from massmem.backends.sdk_backend import resolve_key as _resolve_key
 from massmem.errors import (
     AuthenticationFailed,
     BackendError,
@@ -31,7 +37,6 @@ from massmem.errors import (
     InvalidResponse,
     ProviderUnavailable,
     RateLimited,
-    register_secret,
 )
 from massmem.messages import (
     AssistantMessage,
@@ -225,11 +230,13 @@ def _classify(
     """One OpenAI error (HTTP status or in-stream code) as a massmem error.
 
     Keys and rate limits are decided first: their messages mention tokens too,
-    and must never be mistaken for a context overflow.
+    and must never be mistaken for a context overflow.  The status reads with
+    the shared table; OpenAI's SDK retries 409, so a conflict is transient.
     """
-    if status in (401, 403) or code in {"invalid_api_key", "invalid_authentication"}:
+    fault = fault_for_status(status, conflict_is_transient=True)
+    if fault is Fault.AUTH or code in {"invalid_api_key", "invalid_authentication"}:
         return _auth_failed(status, code, agent_id)
-    if status == 429 or code in {"rate_limit_exceeded", "insufficient_quota"}:
+    if fault is Fault.RATE_LIMIT or code in {"rate_limit_exceeded", "insufficient_quota"}:
         return RateLimited(
             f"OpenAI rate limit ({code or 'HTTP 429'}): {message}",
             retry_after=_retry_after(headers),
@@ -245,8 +252,11 @@ def _classify(
             provider=PROVIDER,
             agent_id=agent_id,
         )
-    server_side = status is not None and (status >= 500 or status in (408, 409))
-    if server_side or code in {"server_error", "vector_store_timeout"} or error_type == "server_error":
+    if (
+        fault is Fault.UNAVAILABLE
+        or code in {"server_error", "vector_store_timeout"}
+        or error_type == "server_error"
+    ):
         label = f"HTTP {status}" if status else (code or "server error")
         return ProviderUnavailable(
             f"OpenAI failed on its side ({label}): {message}", provider=PROVIDER, agent_id=agent_id
@@ -492,10 +502,13 @@ def _usage(raw: Any) -> Usage | None:
 # --------------------------------------------------------------------------------- backend
 
 
-class OpenAIResponsesBackend(Backend):
+class OpenAIResponsesBackend(SdkBackend["AsyncOpenAI"]):
     """A model behind OpenAI's Responses API."""
 
     type_name = "openai"
+    LABEL = "OpenAI"
+    KEY_ENVS = (KEY_ENV,)
+    DEFAULT_BASE_URL = DEFAULT_BASE_URL
 
     def __init__(
         self,
@@ -521,35 +534,22 @@ class OpenAIResponsesBackend(Backend):
                 system_prompt="parameter",
                 context_window=context_window or context_window_for(model),
             ),
+            api_key=api_key or None,
+            base_url=base_url or DEFAULT_BASE_URL,
+            timeout=timeout,
+            agent_id=agent_id,
         )
-        register_secret(api_key)
-        self._api_key = api_key or None
-        self.base_url = base_url or DEFAULT_BASE_URL
-        self.timeout = timeout
         self.max_tokens = max_tokens
         self.temperature = temperature
         self.reasoning_effort = reasoning_effort
         self.reasoning_summary = reasoning_summary
-        self.agent_id = agent_id
-        self._client: AsyncOpenAI | None = None
 
-    def _sdk_client(self) -> AsyncOpenAI:
-        if self._api_key is None:
-            where = f"set {KEY_ENV} or api_key in the backend config"
-            if not is_official(self.base_url, DEFAULT_BASE_URL):
-                where = f"set api_key in the backend config ({KEY_ENV} is only sent to {DEFAULT_BASE_URL})"
-            raise AuthenticationFailed(
-                f"no API key for the OpenAI backend ({self.model}): {where}",
-                provider=PROVIDER,
-                agent_id=self.agent_id,
-            )
-        if self._client is None:
-            from openai import AsyncOpenAI
+    def _new_client(self) -> AsyncOpenAI:
+        from openai import AsyncOpenAI
 
-            self._client = AsyncOpenAI(
-                api_key=self._api_key, base_url=self.base_url, max_retries=0, timeout=self.timeout
-            )
-        return self._client
+        return AsyncOpenAI(
+            api_key=self._api_key, base_url=self.base_url, max_retries=SDK_RETRIES, timeout=self.timeout
+        )
 
     def params(self, request: ModelRequest) -> dict[str, Any]:
         return build_params(
@@ -561,24 +561,18 @@ class OpenAIResponsesBackend(Backend):
             reasoning_summary=self.reasoning_summary,
         )
 
-    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
-        client = self._sdk_client()
+    async def _events(self, client: AsyncOpenAI, request: ModelRequest) -> AsyncGenerator[StreamEvent, None]:
         translator = ResponsesTranslator(self.agent_id)
-        try:
-            sdk_stream = await client.responses.create(**self.params(request), stream=True)
-            async with sdk_stream:
-                async for event in sdk_stream:
-                    for out in translator.feed(event):
-                        yield out
-            for out in translator.close():
-                yield out
-        except Exception as exc:
-            raise translate_exception(exc, agent_id=self.agent_id, timeout=self.timeout) from None
+        sdk_stream = await client.responses.create(**self.params(request), stream=True)
+        async with sdk_stream:
+            async for event in sdk_stream:
+                for out in translator.feed(event):
+                    yield out
+        for out in translator.close():
+            yield out
 
-    async def aclose(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            await client.close()
+    def translate(self, exc: BaseException) -> BackendError:
+        return translate_exception(exc, agent_id=self.agent_id, timeout=self.timeout)
 
 
 def from_config(config: OpenAIBackendConfig, **context: Any) -> OpenAIResponsesBackend:
