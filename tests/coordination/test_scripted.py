@@ -98,15 +98,22 @@ async def test_chunked_text_and_reasoning() -> None:
     assert (await collect(ScriptedBackend([TextReply("x", reasoning="r")]).stream(PLAIN))).reasoning == "r"
 
 
-async def test_latency_per_backend_and_per_reply() -> None:
-    import time
+async def test_latency_per_backend_and_per_reply(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
 
+    slept: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def recording_sleep(delay: float, *args: object, **kwargs: object) -> None:
+        slept.append(delay)  # what the backend waits for, counted instead of timed
+        await real_sleep(0)
+
+    monkeypatch.setattr(asyncio, "sleep", recording_sleep)
     backend = ScriptedBackend([TextReply("fast", delay=0.0), "slow"], latency=0.05)
-    started = time.perf_counter()
     await collect(backend.stream(PLAIN))
-    assert time.perf_counter() - started < 0.04
+    assert slept == []  # the reply's own delay (none) overrides the backend's latency
     await collect(backend.stream(PLAIN))
-    assert time.perf_counter() - started >= 0.05
+    assert slept == [0.05]
 
 
 async def test_function_backend_sync_async_events_and_iterators() -> None:
