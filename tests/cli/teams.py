@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 #: alice answers "Answer one.", "Answer two.", ... (one per question) and votes for herself;
@@ -43,13 +44,27 @@ def write_team(folder: Path, *, bob_latency: float = 0.05, name: str = "team.yam
     return path
 
 
-def run_massmem(*args: str, stdin: str = "", timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """``python -m massmem ARGS`` in a child process with this test's environment."""
+def run_massmem(
+    *args: str,
+    stdin: str | None = "",
+    timeout: float = 60,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    preexec_fn: Callable[[], None] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``python -m massmem ARGS`` in a child process: the one way tests run the real CLI.
+
+    The child gets this test's environment (``env`` replaces it whole), ``stdin`` as its
+    input (``None``: this process's own), and ``preexec_fn`` runs in it before massmem
+    starts (resource limits, say).
+    """
     return subprocess.run(
         [sys.executable, "-m", "massmem", *args],
         input=stdin,
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=os.environ.copy(),
+        cwd=cwd,
+        env=os.environ.copy() if env is None else env,
+        preexec_fn=preexec_fn,
     )

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.cli.teams import run_massmem
 
 SCRIPTED_TEAM = """
 agents:
@@ -30,17 +29,6 @@ agents:
 """
 
 
-def massmem(*args: str, stdin: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "massmem", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=os.environ.copy(),
-    )
-
-
 @pytest.fixture
 def team_file(tmp_path: Path) -> Path:
     path = tmp_path / "team.yaml"
@@ -55,11 +43,11 @@ def _closed_port() -> int:
 
 
 def test_one_shot_prints_the_answer_and_records_a_completed_session(team_file: Path) -> None:
-    done = massmem("run", "-c", str(team_file), "Capital of France?")
+    done = run_massmem("run", "-c", str(team_file), "Capital of France?")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "Paris is the capital of France."
     assert "winner: alice" in done.stderr
-    listed = massmem("run", "--list-sessions", "--json")
+    listed = run_massmem("run", "--list-sessions", "--json")
     sessions = json.loads(listed.stdout)
     assert len(sessions) == 1
     assert sessions[0]["status"] == "completed"
@@ -69,7 +57,7 @@ def test_one_shot_prints_the_answer_and_records_a_completed_session(team_file: P
 
 
 def test_json_output_is_machine_readable(team_file: Path) -> None:
-    done = massmem("run", "-c", str(team_file), "--json", "Capital of France?")
+    done = run_massmem("run", "-c", str(team_file), "--json", "Capital of France?")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["winner"] == "alice"
@@ -80,23 +68,23 @@ def test_json_output_is_machine_readable(team_file: Path) -> None:
 
 
 def test_question_from_stdin_when_not_a_terminal(team_file: Path) -> None:
-    done = massmem("run", "-c", str(team_file), stdin="Capital of France?\n")
+    done = run_massmem("run", "-c", str(team_file), stdin="Capital of France?\n")
     assert done.returncode == 0, done.stderr
     assert "Paris" in done.stdout
 
 
 def test_session_id_names_the_session_and_is_reused(team_file: Path) -> None:
     for _ in range(2):
-        done = massmem("run", "-c", str(team_file), "--session-id", "trip-planning", "Capital of France?")
+        done = run_massmem("run", "-c", str(team_file), "--session-id", "trip-planning", "Capital of France?")
         assert done.returncode == 0, done.stderr
-    sessions = json.loads(massmem("run", "--list-sessions", "--json").stdout)
+    sessions = json.loads(run_massmem("run", "--list-sessions", "--json").stdout)
     assert [s["id"] for s in sessions] == ["trip-planning"]
     assert sessions[0]["turns"] == 2
 
 
 @pytest.mark.parametrize("bad_id", ["../etc", "a/b", "..", ".hidden"])
 def test_unsafe_session_ids_are_rejected(team_file: Path, bad_id: str, massmem_home: Path) -> None:
-    done = massmem("run", "-c", str(team_file), "--session-id", bad_id, "q")
+    done = run_massmem("run", "-c", str(team_file), "--session-id", bad_id, "q")
     assert done.returncode == 2
     assert "not a safe name" in done.stderr
     assert "Traceback" not in done.stderr
@@ -105,7 +93,7 @@ def test_unsafe_session_ids_are_rejected(team_file: Path, bad_id: str, massmem_h
 def test_timeout_presents_the_best_answer_and_exits_3(tmp_path: Path) -> None:
     path = tmp_path / "slow.yaml"
     path.write_text(SCRIPTED_TEAM.format(bob_latency=30))
-    done = massmem("run", "-c", str(path), "--timeout", "2", "Capital of France?")
+    done = run_massmem("run", "-c", str(path), "--timeout", "2", "Capital of France?")
     assert done.returncode == 3, done.stderr
     assert "Paris" in done.stdout
     assert "timed out" in done.stderr
@@ -125,17 +113,17 @@ agents:
       timeout: 5
 """
     )
-    done = massmem("run", "-c", str(path), "q")
+    done = run_massmem("run", "-c", str(path), "q")
     assert done.returncode == 1, (done.stdout, done.stderr)
     assert "Traceback" not in done.stderr
     assert "solo" in done.stderr
-    sessions = json.loads(massmem("run", "--list-sessions", "--json").stdout)
+    sessions = json.loads(run_massmem("run", "--list-sessions", "--json").stdout)
     assert sessions[0]["status"] == "failed"
     assert sessions[0]["error"]
 
 
 def test_run_without_config_is_a_usage_error() -> None:
-    done = massmem("run", "question")
+    done = run_massmem("run", "question")
     assert done.returncode == 2
     assert "-c" in done.stderr
 
@@ -143,27 +131,27 @@ def test_run_without_config_is_a_usage_error() -> None:
 def test_invalid_config_exits_2_without_traceback(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("agents:\n  - id: a\n    backend:\n      type: chatcompleton\n      model: m\n")
-    done = massmem("run", "-c", str(path), "q")
+    done = run_massmem("run", "-c", str(path), "q")
     assert done.returncode == 2
     assert "agents[0].backend" in done.stderr
     assert "Traceback" not in done.stderr
 
 
 def test_version_and_help() -> None:
-    assert massmem("--version").stdout.startswith("massmem ")
-    helped = massmem("--help")
+    assert run_massmem("--version").stdout.startswith("massmem ")
+    helped = run_massmem("--help")
     assert helped.returncode == 0
     assert "run" in helped.stdout and "validate" in helped.stdout
 
 
 def test_list_sessions_on_an_empty_home() -> None:
-    done = massmem("run", "--list-sessions")
+    done = run_massmem("run", "--list-sessions")
     assert done.returncode == 0
     assert "No sessions yet" in done.stdout
 
 
 def test_no_display_prints_only_the_answer(team_file: Path) -> None:
-    done = massmem("run", "-c", str(team_file), "--no-display", "Capital of France?")
+    done = run_massmem("run", "-c", str(team_file), "--no-display", "Capital of France?")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "Paris is the capital of France."
     assert "winner" not in done.stderr
