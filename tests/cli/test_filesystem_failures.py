@@ -30,29 +30,14 @@ def _no_traceback(done: subprocess.CompletedProcess[str]) -> None:
     assert "Traceback" not in done.stdout, done.stdout
 
 
-def _massmem(
-    *args: str, stdin: str = "", preexec_fn: Callable[[], None] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "massmem", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=os.environ.copy(),
-        preexec_fn=preexec_fn,
-    )
-
-
 def _read_only(folder: Path, argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
     """``massmem ARGV`` while ``folder`` is read-only for that process (really, root included)."""
-    command = [sys.executable, "-m", "massmem", *argv]
     if os.geteuid() != 0:
         modes = {p: p.stat().st_mode for p in [folder, *folder.rglob("*")]}
         for path in modes:
             path.chmod(stat.S_IMODE(modes[path]) & ~0o222)
         try:
-            return subprocess.run(command, capture_output=True, text=True, timeout=60)
+            return run_massmem(*argv)
         finally:
             for path, mode in modes.items():
                 path.chmod(stat.S_IMODE(mode))
@@ -63,7 +48,7 @@ def _read_only(folder: Path, argv: Sequence[str]) -> subprocess.CompletedProcess
     if probe.returncode != 0:
         pytest.skip(f"no private read-only mount here: {probe.stderr.decode().strip()}")
     return subprocess.run(
-        ["unshare", "-m", "sh", "-c", script, str(folder), *command],
+        ["unshare", "-m", "sh", "-c", script, str(folder), sys.executable, "-m", "massmem", *argv],
         capture_output=True,
         text=True,
         timeout=60,
@@ -138,7 +123,7 @@ def test_a_state_write_refused_by_the_disk_still_prints_the_answer(
     # 300 KB question does not, so the write after the turn fails with EFBIG.
     team = write_team(tmp_path)
     question = "Why? " + "x" * 300_000
-    done = _massmem(
+    done = run_massmem(
         "run",
         "-c",
         str(team),
@@ -171,7 +156,7 @@ def test_interactive_turn_the_disk_refuses_prints_the_answer_and_exits_1(
     tmp_path: Path, massmem_home: Path
 ) -> None:
     team = write_team(tmp_path)
-    done = _massmem(
+    done = run_massmem(
         "run",
         "-c",
         str(team),
