@@ -124,13 +124,39 @@ async def test_incomplete_response_finishes_with_length(loopback: LoopbackServer
     assert completion.text == "cut"
 
 
-async def test_early_close_by_the_consumer_is_clean(loopback: LoopbackServer, make: Factory) -> None:
-    loopback.push(rp.ResponsesStream().text("a", "b", "c", delay=0.05).completed().reply())
-    stream = make().stream(HELLO)
+async def test_early_close_by_the_consumer_is_clean(
+    loopback: LoopbackServer, make: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A consumer that stops after the first delta closes the SDK stream and its HTTP response
+    at once, without an error, and the backend answers the next call as usual."""
+    import openai
+
+    closed: list[bool] = []
+    close = openai.AsyncStream.close
+
+    async def recording_close(self: Any) -> None:
+        await close(self)
+        closed.append(self.response.is_closed)
+
+    monkeypatch.setattr(openai.AsyncStream, "close", recording_close)
+    loopback.push(
+        rp.ResponsesStream().text("a", "b", "c", delay=0.05).completed().reply(), rp.text_reply("next")
+    )
+    backend = make()
+    stream = backend.stream(HELLO)
+    seen: list[Any] = []
     async for event in stream:
+        seen.append(event)
         if isinstance(event, TextDelta):
             break
+    assert closed == []  # still open while the consumer holds the stream
     await stream.aclose()  # type: ignore[attr-defined]
+    assert closed == [True]
+    assert [event.text for event in seen if isinstance(event, TextDelta)] == ["a"]
+    with pytest.raises(StopAsyncIteration):
+        await stream.__anext__()
+    assert (await collect(backend.stream(HELLO))).text == "next"
+    assert len(loopback.requests) == 2
 
 
 # -- request shape ------------------------------------------------------------------------------
