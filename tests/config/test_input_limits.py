@@ -8,9 +8,6 @@ each one just past its bound through the real loader or the real CLI.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,7 +25,7 @@ from massmem.config.loader import (
 )
 from massmem.errors import ConfigError
 from massmem.sessions.registry import MAX_COLUMN_CHARS
-from tests.cli.teams import MULTI_TURN
+from tests.cli.teams import MULTI_TURN, run_massmem
 from tests.config.conftest import run_validate
 
 AGENT = "  - id: a{i}\n    backend: {{type: scripted, replies: [{{new_answer: hi}}]}}\n"
@@ -111,26 +108,17 @@ def test_a_config_just_under_the_size_limit_still_loads(tmp_path: Path) -> None:
     assert load_config(path, read_dotenv=False).agents[0].id == "a1"
 
 
-def _massmem(*args: str, stdin: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "massmem", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=os.environ.copy(),
-    )
-
-
 def test_a_huge_question_is_kept_whole_in_the_state_but_clipped_in_the_registry(
     tmp_path: Path, massmem_home: Path
 ) -> None:
     team = tmp_path / "team.yaml"
     team.write_text(MULTI_TURN.format(bob_latency=0.01))
     question = "Summarise: " + "word " * 180_000  # 900 KB
-    done = _massmem("run", "-c", str(team), "--no-display", "--session-id", "big", stdin=question)
+    done = run_massmem(
+        "run", "-c", str(team), "--no-display", "--session-id", "big", stdin=question, timeout=120
+    )
     assert done.returncode == 0, done.stderr
-    row = json.loads(_massmem("sessions", "list", "--json", stdin="").stdout)[0]
+    row = json.loads(run_massmem("sessions", "list", "--json", timeout=120).stdout)[0]
     assert len(row["question"]) == MAX_COLUMN_CHARS
     assert (massmem_home / "sessions.db").stat().st_size < 200_000
     state = json.loads((massmem_home / "sessions" / "big" / "state.json").read_text())
@@ -142,7 +130,9 @@ def test_a_question_over_the_limit_is_a_usage_error_and_starts_nothing(
 ) -> None:
     team = tmp_path / "team.yaml"
     team.write_text(MULTI_TURN.format(bob_latency=0.01))
-    done = _massmem("run", "-c", str(team), "--no-display", stdin="x" * (MAX_QUESTION_CHARS + 10))
+    done = run_massmem(
+        "run", "-c", str(team), "--no-display", stdin="x" * (MAX_QUESTION_CHARS + 10), timeout=120
+    )
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert f"limit of {MAX_QUESTION_CHARS:,}" in done.stderr
