@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.cli.teams import run_massmem
 
 
 @dataclass
@@ -31,14 +31,7 @@ def run_validate(
     child_env.update(env or {})
     for name in unset:
         child_env.pop(name, None)
-    proc = subprocess.run(
-        [sys.executable, "-m", "massmem", "validate", *args],
-        cwd=cwd,
-        env=child_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = run_massmem("validate", *args, cwd=cwd, env=child_env)
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 
