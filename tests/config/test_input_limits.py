@@ -1,6 +1,6 @@
 """Oversized input is refused at once, at its location, never with a traceback or minutes of work.
 
-The limits (``MAX_*`` in :mod:`massmem.config.loader`, ``MAX_QUESTION_CHARS`` for questions,
+The limits (``MAX_*`` in :mod:`massmem.config.limits`, ``MAX_QUESTION_CHARS`` for questions,
 ``MAX_COLUMN_CHARS`` for the registry) are far above any real team file; these tests drive
 each one just past its bound through the real loader or the real CLI.
 """
@@ -14,17 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from massmem.cli.session_runner import MAX_QUESTION_CHARS
-from massmem.config import load_config
-from massmem.config.loader import (
-    MAX_AGENTS,
-    MAX_CONFIG_BYTES,
-    MAX_DEPTH,
-    MAX_STRING_CHARS,
-    load_config_text,
-)
+from massmem.config import load_config, load_config_text
+from massmem.config.limits import MAX_AGENTS, MAX_CONFIG_BYTES, MAX_DEPTH, MAX_STRING_CHARS
 from massmem.errors import ConfigError
 from massmem.sessions.registry import MAX_COLUMN_CHARS
+from massmem.team.session import MAX_QUESTION_CHARS
 from tests.cli.teams import MULTI_TURN, run_massmem
 from tests.config.conftest import run_validate
 
