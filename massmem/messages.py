@@ -112,6 +112,35 @@ class Usage:
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens
 
+    def __add__(self, other: Usage | None) -> Usage:
+        """The sum of two records, estimated if either part was; ``None`` (nothing reported) adds nothing.
+
+        Running totals (a seat's calls, an agent's summary requests, a run) are built with ``+``.
+        """
+        if other is None:
+            return self
+        if not isinstance(other, Usage):
+            return NotImplemented
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens,
+            cached_tokens=self.cached_tokens + other.cached_tokens,
+            estimated=self.estimated or other.estimated,
+        )
+
+    def __sub__(self, earlier: Usage) -> Usage:
+        """What a running total grew by since the ``earlier`` reading (estimated as the total is)."""
+        if not isinstance(earlier, Usage):
+            return NotImplemented
+        return Usage(
+            input_tokens=self.input_tokens - earlier.input_tokens,
+            output_tokens=self.output_tokens - earlier.output_tokens,
+            reasoning_tokens=self.reasoning_tokens - earlier.reasoning_tokens,
+            cached_tokens=self.cached_tokens - earlier.cached_tokens,
+            estimated=self.estimated,
+        )
+
 
 FinishReason: TypeAlias = Literal["stop", "tool_calls", "length", "content_filter", "other"]
 

@@ -200,12 +200,12 @@ async def compression_on_real_transcript(n_ctx: int) -> None:
         probe = await collect(backend.stream(ModelRequest(full.messages, max_tokens=1)))
         before = probe.usage.input_tokens if probe.usage else 0
         # What the agent learns from any call the server answered: its own count of the prompt.
-        agent.counter.observe(agent.counter.raw_request(full), before)
+        agent.context.counter.observe(agent.context.counter.raw_request(full), before)
         started = time.perf_counter()
         await agent.take_turn(TurnPlan(system=system, prompt="Go on."))
         seconds = time.perf_counter() - started
         after = agent.context_usage.sent if agent.context_usage else 0
-        report = agent.compressions[0] if agent.compressions else None
+        report = agent.context.compressions[0] if agent.context.compressions else None
         rows.append(
             (
                 f"{len(agent.conversation) - 1} msgs of docs",

@@ -8,7 +8,7 @@ are wrappers around this seam, not flags inside it.
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -113,8 +113,14 @@ class Completion:
         return AssistantMessage(self.text, tuple(self.tool_calls))
 
 
-async def collect(events: AsyncIterator[StreamEvent]) -> Completion:
-    """Drain a stream into a :class:`Completion` (for callers that do not display deltas)."""
+async def collect(
+    events: AsyncIterator[StreamEvent], on_event: Callable[[StreamEvent], None] | None = None
+) -> Completion:
+    """Drain a stream into a :class:`Completion`.
+
+    ``on_event`` hears each text and reasoning delta as it arrives (an agent's live view);
+    callers that only want the whole answer leave it out.
+    """
     out = Completion()
     text: list[str] = []
     reasoning: list[str] = []
@@ -122,8 +128,12 @@ async def collect(events: AsyncIterator[StreamEvent]) -> Completion:
         match event:
             case TextDelta(text=t):
                 text.append(t)
+                if on_event is not None:
+                    on_event(event)
             case ReasoningDelta(text=t):
                 reasoning.append(t)
+                if on_event is not None:
+                    on_event(event)
             case ToolCall():
                 out.tool_calls.append(event)
             case Usage():

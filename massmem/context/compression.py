@@ -38,7 +38,7 @@ session's earlier turns are summarised once, not again for every question.
 
 When summarising cannot bring a request under ``fit_ratio × window`` (the system prompt's
 injected context — retrieved memories, shared memory — is not a message and is never
-summarised), the agent cuts those injected blocks for that call (see ``Agent._fit``);
+summarised), the context manager cuts those injected blocks for that call (see ``ContextManager._fit``);
 they are rendered per call, so nothing stored is lost either.
 """
 
@@ -433,21 +433,11 @@ class Summariser:
                 budget = smaller
                 continue
             if completion.usage is not None:
-                self.usage = _add(self.usage, completion.usage)
+                self.usage = self.usage + completion.usage
             text = completion.text.strip()
             summary = text or _extractive(summary, chunk, self.max_tokens)
             pending = rest
         return summary
-
-
-def _add(a: Usage, b: Usage) -> Usage:
-    return Usage(
-        input_tokens=a.input_tokens + b.input_tokens,
-        output_tokens=a.output_tokens + b.output_tokens,
-        reasoning_tokens=a.reasoning_tokens + b.reasoning_tokens,
-        cached_tokens=a.cached_tokens + b.cached_tokens,
-        estimated=a.estimated or b.estimated,
-    )
 
 
 # --------------------------------------------------------------------------- the whole step

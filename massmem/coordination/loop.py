@@ -44,7 +44,6 @@ from massmem.coordination.events import (
     VoteCast,
 )
 from massmem.coordination.prompts import Protocol
-from massmem.coordination.result import add_usage
 from massmem.coordination.scaffolding import clean_answer
 from massmem.coordination.state import Answer, CoordinationState, PastTurn
 from massmem.coordination.tools import (
@@ -162,10 +161,10 @@ class RunLoop:
         self.sharing = config.shared_entries.enabled
         self.state = CoordinationState(tuple(a.id for a in agents))
         self.seats = {
-            a.id: _Seat(a, backend_base=a.backend_seconds, summary_base=a.summary_usage) for a in agents
+            a.id: _Seat(a, backend_base=a.backend_seconds, summary_base=a.context.summary_usage) for a in agents
         }
         for agent in agents:
-            agent.compression.reactive_ratio = config.compression_target_ratio
+            agent.context.settings.reactive_ratio = config.compression_target_ratio
         self.queue: asyncio.Queue[_Done | Event] = asyncio.Queue()
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.outbox: list[Event] = []
@@ -342,7 +341,7 @@ class RunLoop:
             self._fail(agent_id, done.failure or "failed")
             return
         completion = done.completion
-        seat.usage = add_usage(seat.usage, completion.usage)
+        seat.usage = seat.usage + completion.usage
         if completion.text.strip():
             seat.texts.append(completion.text.strip())
         mode = seat.agent.action_mode

@@ -22,7 +22,7 @@ from massmem.agents.agent import Agent
 from massmem.config.schema import OrchestratorConfig
 from massmem.coordination.events import CoordinationFinished, Event, WinnerSelected
 from massmem.coordination.loop import RunLoop, _Done
-from massmem.coordination.result import AgentReport, RunResult, add_usage, usage_since
+from massmem.coordination.result import AgentReport, RunResult
 from massmem.coordination.scaffolding import clean_answer, find_scaffolding
 from massmem.coordination.state import Answer, PastTurn
 from massmem.errors import CoordinationError, UsageError
@@ -183,10 +183,12 @@ class Orchestrator:
         total = Usage()
         for agent_id in state.agent_ids:
             seat = loop.seats[agent_id]
-            usage = add_usage(seat.usage, usage_since(seat.summary_base, seat.agent.summary_usage))
+            # what the agent's compression spent on summaries during this question
+            summaries = seat.agent.context.summary_usage - seat.summary_base
+            usage = seat.usage + (summaries if summaries.total_tokens > 0 else None)
             if agent_id == answer.author:
-                usage = add_usage(usage, presentation_usage)
-            total = add_usage(total, usage)
+                usage = usage + presentation_usage
+            total = total + usage
             reports.append(
                 AgentReport(
                     agent_id=agent_id,

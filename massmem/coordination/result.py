@@ -9,32 +9,7 @@ from massmem.coordination.state import AgentStatus, Answer, Vote
 from massmem.memory.scoped_entries import ScopedEntry
 from massmem.messages import Usage
 
-__all__ = ["AgentReport", "RunResult", "add_usage", "usage_since"]
-
-
-def add_usage(total: Usage, more: Usage | None) -> Usage:
-    """Sum two usage records; the sum is estimated if either part was."""
-    if more is None:
-        return total
-    return Usage(
-        input_tokens=total.input_tokens + more.input_tokens,
-        output_tokens=total.output_tokens + more.output_tokens,
-        reasoning_tokens=total.reasoning_tokens + more.reasoning_tokens,
-        cached_tokens=total.cached_tokens + more.cached_tokens,
-        estimated=total.estimated or more.estimated,
-    )
-
-
-def usage_since(before: Usage, after: Usage) -> Usage | None:
-    """What a running total grew by between two readings (None when it did not grow)."""
-    grown = Usage(
-        input_tokens=after.input_tokens - before.input_tokens,
-        output_tokens=after.output_tokens - before.output_tokens,
-        reasoning_tokens=after.reasoning_tokens - before.reasoning_tokens,
-        cached_tokens=after.cached_tokens - before.cached_tokens,
-        estimated=after.estimated,
-    )
-    return grown if grown.total_tokens > 0 else None
+__all__ = ["AgentReport", "RunResult"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,7 +53,7 @@ async def test_a_long_session_is_compressed_reactively_and_the_run_goes_on() -> 
         "And of France?", history=HISTORY, on_event=events.append
     )
     assert result.final_answer
-    assert agent.compression.reactive_ratio == 0.3
+    assert agent.context.settings.reactive_ratio == 0.3
     compressed = [e for e in events if isinstance(e, ContextCompressed)]
     assert compressed and compressed[0].reason == "reactive"
     assert compressed[0].tokens_after < compressed[0].tokens_before
@@ -83,7 +83,7 @@ async def test_a_long_session_is_compressed_proactively_when_the_window_is_known
     toy = SmallWindowModel(window=900, reply="Paris is the answer.")
     agent = Agent("solo", toy.backend())
     agent.action_mode = "text"
-    agent.configured_window = 900
+    agent.context.configured_window = 900
     events: list[Event] = []
     await Orchestrator([agent]).run("And of France?", history=HISTORY, on_event=events.append)
     compressed = [e for e in events if isinstance(e, ContextCompressed)]
@@ -99,7 +99,7 @@ async def test_earlier_turns_are_summarised_once_per_session_not_once_per_questi
     toy = SmallWindowModel(window=900, reply="Paris is the answer.")
     agent = Agent("solo", toy.backend())
     agent.action_mode = "text"
-    agent.configured_window = 900
+    agent.context.configured_window = 900
     orchestrator = Orchestrator([agent])
     await orchestrator.run("And of France?", history=HISTORY)
     first = len(toy.summary_requests)

@@ -190,13 +190,13 @@ def test_agent_window_comes_from_config_capabilities_or_table() -> None:
     assert agent.context_window == 128_000
     agent = Agent("a", ScriptedBackend(model="x", capabilities=Capabilities(context_window=2048)))
     assert agent.context_window == 2048
-    agent.learn_window(1000)
-    agent.learn_window(4000)  # a larger figure never widens a learnt window
+    agent.context.learn_window(1000)
+    agent.context.learn_window(4000)  # a larger figure never widens a learnt window
     assert agent.context_window == 1000
     config = AgentConfig.model_validate(
         {"id": "b", "backend": {"type": "scripted", "replies": ["hi"], "context_window": 4096}}
     )
     memory = MemoryConfig.model_validate({"compression": {"trigger_threshold": 0.6, "target_ratio": 0.3}})
     built = Agent.from_config(config, memory=memory)
-    assert built.context_window == 4096 and built.configured_window == 4096
-    assert (built.compression.trigger_threshold, built.compression.target_ratio) == (0.6, 0.3)
+    assert built.context_window == 4096 and built.context.configured_window == 4096
+    assert (built.context.settings.trigger_threshold, built.context.settings.target_ratio) == (0.6, 0.3)

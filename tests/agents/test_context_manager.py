@@ -63,8 +63,8 @@ async def test_reactive_compression_retries_once_with_a_smaller_request() -> Non
     assert first.tokens_before == model_tokens(refused)  # the provider's own figure
     assert first.tokens_after < first.tokens_before
     # Learnt from the error, and calibrated on the requested size.
-    assert agent.learnt_window == 450 and agent.context_window == 450
-    assert agent.counter.observations >= 1
+    assert agent.context.learnt_window == 450 and agent.context_window == 450
+    assert agent.context.counter.observations >= 1
     # The rebuilt request tells memory that older messages left it; the first requests did not.
     assert compressed[0] is False and compressed[-1] is True
 
@@ -160,7 +160,7 @@ async def test_chunking_learns_the_window_from_the_summary_request_itself() -> N
         agent.conversation.add(AssistantMessage(f"a{i} " + "v" * 60))
     completion = await agent.take_turn(TurnPlan(system="SYS", prompt="go on"))
     assert completion.text == "r" * 60
-    assert agent.learnt_window == 300
+    assert agent.context.learnt_window == 300
     assert len([r for r in toy.summary_requests if r not in toy.refused]) >= 2
 
 
@@ -183,9 +183,9 @@ async def test_proactive_compression_means_no_error_ever_reaches_the_model() -> 
 async def test_proactive_uses_configured_threshold_and_target() -> None:
     toy = SmallWindowModel(window=10_000, reply="r" * 90)
     agent = Agent("a", toy.backend())
-    agent.configured_window = 1000
-    agent.compression.trigger_threshold = 0.5
-    agent.compression.target_ratio = 0.2
+    agent.context.configured_window = 1000
+    agent.context.settings.trigger_threshold = 0.5
+    agent.context.settings.target_ratio = 0.2
     agent.begin("q")
     notes: list = []
     await grow(agent, 10, notes=notes)
@@ -203,13 +203,13 @@ async def test_proactive_summary_failure_sends_uncompressed() -> None:
         return "fine"
 
     agent = Agent("a", FunctionBackend(model, model="toy-model"))
-    agent.configured_window = 100
+    agent.context.configured_window = 100
     agent.conversation.add(UserMessage(TASK), pinned=True)
     for i in range(10):
         agent.conversation.add(UserMessage("u" * 50))
         agent.conversation.add(AssistantMessage(f"a{i}"))
     completion = await agent.take_turn(TurnPlan(system="SYS", prompt="go"))
-    assert completion.text == "fine" and not agent.compressions
+    assert completion.text == "fine" and not agent.context.compressions
 
 
 async def test_tool_calls_and_results_stay_together_in_the_rebuilt_request() -> None:
@@ -278,7 +278,7 @@ async def test_usage_line_uses_the_providers_figure_when_reported() -> None:
     assert usage.used == 1240 and usage.sent == 1234 and usage.window == 128_000
     assert usage.line() == "1,240 / 128,000 tokens (1%) [API]"
     assert agent.context_usage == usage
-    assert agent.counter.calibration == 4.0  # learnt, and clamped: the provider counted far more
+    assert agent.context.counter.calibration == 4.0  # learnt, and clamped: the provider counted far more
 
 
 async def test_debug_dumps_record_each_compression(tmp_path: Path) -> None:
@@ -288,7 +288,7 @@ async def test_debug_dumps_record_each_compression(tmp_path: Path) -> None:
     agent.begin("q")
     await grow(agent, 10)
     files = sorted((tmp_path / "compression" / "a").glob("*.json"))
-    assert len(files) == len(agent.compressions) >= 2
+    assert len(files) == len(agent.context.compressions) >= 2
     assert files[0].name.startswith("001_")
     first = json.loads(files[0].read_text())
     assert first["reason"] == "reactive"
@@ -341,7 +341,9 @@ async def test_injected_context_is_cut_proactively_when_the_window_is_known() ->
     toy = SmallWindowModel(window=400, reply="ok")
     backend = FunctionBackend(toy, model="toy-model", capabilities=Capabilities(context_window=400))
     agent = Agent("a", backend, context_providers=[memories(3000)])
-    agent.counter.calibration = 1.4  # as learnt from earlier calls (the toy counts 3 characters a token)
+    agent.context.counter.calibration = (
+        1.4  # as learnt from earlier calls (the toy counts 3 characters a token)
+    )
     notes: list = []
     for i in range(4):
         await agent.take_turn(
