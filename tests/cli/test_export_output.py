@@ -107,13 +107,7 @@ def test_a_failed_write_is_reported_and_leaves_the_old_file(tmp_path: Path, mass
     def small_files() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
-    done = subprocess.run(
-        [sys.executable, "-m", "massmem", "sessions", "export", "exp", "-o", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        preexec_fn=small_files,
-    )
+    done = run_massmem("sessions", "export", "exp", "-o", str(out), preexec_fn=small_files)
     assert done.returncode == 1, done.stderr
     assert f"cannot write the export to {out}" in done.stderr and "exported" not in done.stderr
     assert out.read_text() == "earlier export"
