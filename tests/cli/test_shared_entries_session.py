@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -152,24 +150,7 @@ async def test_a_cancelled_round_leaves_no_entries_behind(tmp_path: Path, massme
 
 def test_the_cli_runs_a_sharing_team_and_lists_entries_in_json(tmp_path: Path, massmem_home: Path) -> None:
     path = write_team(tmp_path)
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "massmem",
-            "run",
-            "-c",
-            str(path),
-            "--session-id",
-            "cli-shares",
-            "--json",
-            "Q?",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    done = run_massmem("run", "-c", str(path), "--session-id", "cli-shares", "--json", "Q?")
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert [(e["type"], e["author"]) for e in out["shared_entries"]] == [
