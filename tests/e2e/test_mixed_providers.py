@@ -10,14 +10,12 @@ any output or any file massmem wrote.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.cli.teams import run_massmem
 from tests.support import anthropic_protocol as anthropic
 from tests.support import gemini_protocol as gemini
 from tests.support import responses_protocol as responses
@@ -92,22 +90,7 @@ agents:
     backend: {{type: gemini, model: gemini-2.5-flash, base_url: "{gem.url}", api_key: "{KEYS["gemini"]}"}}
 """
         )
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "massmem",
-                "run",
-                "-c",
-                str(team),
-                "--json",
-                "What is the capital of France?",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=os.environ.copy(),
-        )
+        done = run_massmem("run", "-c", str(team), "--json", "What is the capital of France?", timeout=120)
         assert done.returncode == 0, done.stderr[-3000:]
         result = json.loads(done.stdout)
         assert result["winner"] == "gpt"
