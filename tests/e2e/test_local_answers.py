@@ -8,14 +8,12 @@ real embedded memory store.  The assertions are about the printed answer.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from massmem.coordination.scaffolding import find_scaffolding
+from tests.cli.teams import run_massmem
 
 pytestmark = pytest.mark.slow
 
@@ -33,21 +31,10 @@ FACTS: list[tuple[str, tuple[str, ...]]] = [
 ]
 
 
-def _massmem(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "massmem", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=os.environ.copy(),
-        stdin=subprocess.DEVNULL,
-    )
-
-
 def test_local_team_answers_simple_facts_without_markup(massmem_home: Path) -> None:
     right, seen = 0, []
     for question, words in FACTS:
-        done = _massmem("run", "-c", "@examples/local", "--json", question)
+        done = run_massmem("run", "-c", "@examples/local", "--json", question, timeout=600)
         assert done.returncode == 0, done.stderr[-3000:]
         answer = json.loads(done.stdout)["final_answer"]
         assert find_scaffolding(answer) is None, answer
@@ -59,9 +46,13 @@ def test_local_team_answers_simple_facts_without_markup(massmem_home: Path) -> N
 
 def test_memory_demo_recalls_across_processes(massmem_home: Path) -> None:
     """The README's memory demo: tell it in one process, ask in the next."""
-    told = _massmem("run", "-c", "@examples/memory", "--json", "My favourite colour is green. Remember it.")
+    told = run_massmem(
+        "run", "-c", "@examples/memory", "--json", "My favourite colour is green. Remember it.", timeout=600
+    )
     assert told.returncode == 0, told.stderr[-3000:]
-    asked = _massmem("run", "-c", "@examples/memory", "--json", "What is my favourite colour?")
+    asked = run_massmem(
+        "run", "-c", "@examples/memory", "--json", "What is my favourite colour?", timeout=600
+    )
     assert asked.returncode == 0, asked.stderr[-3000:]
     answer = json.loads(asked.stdout)["final_answer"]
     assert find_scaffolding(answer) is None, answer
