@@ -9,7 +9,6 @@ user reads is checked here too: an answer, never prompt markup.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from massmem.coordination.scaffolding import find_scaffolding
+from tests.cli.teams import run_massmem
 
 pytestmark = pytest.mark.slow
 
@@ -83,17 +83,6 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.kill()
 
 
-def _massmem(*args: str, timeout: float = 420) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "massmem", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=os.environ.copy(),
-        stdin=subprocess.DEVNULL,
-    )
-
-
 def test_two_agents_on_a_real_server_reach_a_final_answer(llama_server: str, tmp_path: Path) -> None:
     team = tmp_path / "team.yaml"
     team.write_text(
@@ -107,21 +96,21 @@ orchestrator:
   max_turns_per_agent: 6
 """
     )
-    done = _massmem("run", "-c", str(team), "--json", "Name a colour of the sky.")
+    done = run_massmem("run", "-c", str(team), "--json", "Name a colour of the sky.", timeout=420)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout)
     assert result["final_answer"].strip()
     assert find_scaffolding(result["final_answer"]) is None, result["final_answer"]
     assert result["winner"] in {"first", "second"}
     assert result["usage"]["input_tokens"] > 0  # estimated: this server streams no usage
-    sessions = json.loads(_massmem("run", "--list-sessions", "--json").stdout)
+    sessions = json.loads(run_massmem("run", "--list-sessions", "--json", timeout=420).stdout)
     assert sessions[0]["id"] == result["session_id"]
     assert sessions[0]["status"] == "completed"
 
 
 def test_readme_command_local_example_serves_the_model_itself(massmem_home: Path) -> None:
     """``massmem run -c @examples/local`` — massmem starts and stops llama.cpp on its own."""
-    done = _massmem("run", "-c", "@examples/local", "--no-display", "Why is the sky blue?")
+    done = run_massmem("run", "-c", "@examples/local", "--no-display", "Why is the sky blue?", timeout=420)
     assert done.returncode == 0, done.stderr[-3000:]
     answer = done.stdout.strip()
     assert answer and find_scaffolding(answer) is None, answer
