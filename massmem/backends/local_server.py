@@ -170,8 +170,8 @@ class ServerSpec:
 
 
 def _default_threads() -> int:
-    """Half the cores (at least 1, at most 8): leaves room for the rest of massmem."""
-    return max(1, min(8, (os.cpu_count() or 2) // 2))
+    """Every core, at most 8: while the model generates, the rest of massmem only waits for it."""
+    return max(1, min(8, os.cpu_count() or 1))
 
 
 def _free_port(host: str) -> int:

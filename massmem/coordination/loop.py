@@ -241,10 +241,25 @@ class RunLoop:
             seat.texts.clear()
         state = self.state
         history: tuple[Message, ...] = ()
+        protocol = self._protocol(seat)
+        plain_vote = protocol == "text" and state.latest_answer(agent_id) is not None
         if seat.calls == 0:
             # Earlier turns go first as real user/assistant pairs, compressible like any older message.
-            prompt, pin = prompts.task_message(self.question, state), True
+            if protocol == "text":
+                prompt = prompts.plain_task_message(self.question)
+            else:
+                prompt = prompts.task_message(self.question, state)
+            pin = True
             history = prompts.history_messages(self.history)
+        elif plain_vote:
+            # The text protocol's second step: every current answer side by side, one vote to cast.
+            pin = False
+            missed = [a for a in state.answers_since(seat.seen_revision) if a.author != agent_id]
+            if missed:
+                self.outbox.append(AgentUpdateInjected(agent_id, tuple(a.label for a in missed), discarded))
+            prompt = "\n\n".join(
+                [*([lead] if retry and lead else []), prompts.plain_vote_message(self.question, state)]
+            )
         else:
             pin = False
             missed = [a for a in state.answers_since(seat.seen_revision) if a.author != agent_id]
@@ -257,11 +272,20 @@ class RunLoop:
                 parts.append(prompts.next_step_message(state))
             prompt = "\n\n".join(parts)
         seat.seen_revision = state.revision
-        seat.protocol = protocol = self._protocol(seat)
+        seat.protocol = protocol
         seat.calls += 1
         agent = seat.agent
         auto = agent.action_mode == "auto"
-        use_format = protocol == "json" and agent.backend.capabilities.json_schema
+        json_schema = agent.backend.capabilities.json_schema
+        if protocol == "json" and json_schema:
+            response_format = self._format if state.answers else self._answer_format
+        elif plain_vote and json_schema and not seat.refused:
+            # (not after the provider refused a response format: then the vote is asked in words)
+            response_format = action_format(
+                [state.anon_id(a.author) for a in state.current_answers()], vote_only=True
+            )
+        else:
+            response_format = None
         plan = TurnPlan(
             system=prompts.system_prompt(
                 state,
@@ -275,7 +299,7 @@ class RunLoop:
             prompt=prompt,
             pin_prompt=pin,
             tools=self._tools if protocol == "tools" else (),
-            response_format=(self._format if state.answers else self._answer_format) if use_format else None,
+            response_format=response_format,
             history=history,
         )
         state.mark_working(agent_id)

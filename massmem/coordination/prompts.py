@@ -25,6 +25,8 @@ __all__ = [
     "history_block",
     "history_messages",
     "next_step_message",
+    "plain_task_message",
+    "plain_vote_message",
     "presentation_prompt",
     "presentation_system",
     "recorded_message",
@@ -36,6 +38,7 @@ __all__ = [
 ]
 
 #: How an agent reports its action in one call.
+#: ``text`` is the plain protocol for small models: answer in plain words, then cast a vote.
 Protocol: TypeAlias = Literal["tools", "json", "text"]
 
 
@@ -86,6 +89,10 @@ def system_prompt(
     The system prompt is rebuilt for every call, so entries shared meanwhile show up on
     the next call and never fall to compression.
     """
+    if protocol == "text":
+        # Plain text is for small models: the team's rules confuse them into echoing the
+        # prompt, so they only see their persona and the question (votes are asked separately).
+        return render("system_text", persona=_persona(system_message)).strip()
     ids = _id_list(state)
     if protocol == "tools":
         fallback = render("json_fallback") if auto else ""
@@ -153,6 +160,22 @@ def task_message(question: str, state: CoordinationState, history: Sequence[Past
     return render(
         "task", history=history_block(history), question=question.strip(), answers=answers_block(state)
     ).strip()
+
+
+def plain_task_message(question: str) -> str:
+    """The first message in the text protocol: the question alone (earlier turns come as history)."""
+    return render("task_text", question=question.strip()).strip()
+
+
+def plain_vote_message(question: str, state: CoordinationState) -> str:
+    """The text protocol's second step: the current answers side by side, and a vote to cast."""
+    current = state.current_answers()
+    items = "\n".join(
+        render("vote_item_text", anon_id=state.anon_id(a.author), content=" ".join(a.content.split())).strip()
+        for a in current
+    )
+    ids = ", ".join(state.anon_id(a.author) for a in current)
+    return render("vote_text", question=question.strip(), items=items, agent_ids=ids).strip()
 
 
 def _current_labels(state: CoordinationState) -> str:

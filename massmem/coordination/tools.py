@@ -175,12 +175,14 @@ def action_format(
     share: bool = False,
     share_types: Sequence[str] | None = None,
     answer_only: bool = False,
+    vote_only: bool = False,
 ) -> JsonSchemaFormat:
     """The JSON-schema response format for models that cannot call tools.
 
     ``share`` allows an optional ``"share"`` list of entries beside the action.
     ``answer_only`` (nothing to vote for yet) admits only a new answer with content: a
     grammar-constrained small model otherwise picks "vote" and is refused until it gives up.
+    ``vote_only`` admits only a vote for one of ``anon_ids`` (the plain protocol's second step).
     """
     properties: dict[str, Any] = {
         "action": {"type": "string", "enum": [NEW_ANSWER, VOTE]},
@@ -189,7 +191,13 @@ def action_format(
         "reason": {"type": "string"},
     }
     required = ["action"]
-    if answer_only:
+    if vote_only:
+        properties = {
+            "action": {"type": "string", "enum": [VOTE]},
+            "agent_id": {"type": "string", "enum": list(anon_ids)},
+        }
+        required = ["action", "agent_id"]
+    elif answer_only:
         properties = {
             "action": {"type": "string", "enum": [NEW_ANSWER]},
             "content": {"type": "string", "minLength": 1},

@@ -25,7 +25,9 @@ def test_system_prompt_per_protocol_uses_anonymous_ids() -> None:
     assert "new_answer(content)" in tools and '{"action": "new_answer"' in tools  # JSON fallback in auto
     assert '{"action"' not in prompts.system_prompt(s, "alice-real", None, "tools", auto=False)
     assert '{"action": "vote"' in prompts.system_prompt(s, "alice-real", None, "json", auto=False)
-    assert "plain text" in prompts.system_prompt(s, "alice-real", None, "text", auto=False)
+    # The plain protocol shows a small model only its persona and the question, no team rules.
+    plain = prompts.system_prompt(s, "alice-real", "Be terse.", "text", auto=False)
+    assert plain.startswith("Be terse.") and "agent" not in plain and "{" not in plain
     for text in (tools, prompts.task_message("q", s)):
         assert "alice-real" not in text and "bob-real" not in text
 
