@@ -14,15 +14,15 @@ from typing import Any
 from massmem.config.locations import LineMap, Part, format_path, line_for
 from massmem.errors import ConfigIssue
 
-__all__ = ["dotenv_values", "interpolate"]
+__all__ = ["dotenv_variables", "interpolate"]
 
 #: Escapes, well-formed references, then anything else that starts like a reference.
 _VAR_REF = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{[^}]*\}?")
 
 
-def dotenv_values(path: Path, *, is_example: bool) -> dict[str, str]:
+def dotenv_variables(path: Path, *, is_example: bool) -> dict[str, str]:
     """Variables from ``.env`` files; the config's own directory beats the current directory."""
-    from dotenv import dotenv_values as read_dotenv
+    from dotenv import dotenv_values
 
     try:
         folders = [Path.cwd()]
@@ -38,7 +38,7 @@ def dotenv_values(path: Path, *, is_example: bool) -> dict[str, str]:
             continue
         seen.add(candidate)
         try:
-            values = read_dotenv(candidate)
+            values = dotenv_values(candidate)
         except (OSError, UnicodeDecodeError):
             continue
         merged.update({k: v for k, v in values.items() if v is not None})

@@ -18,6 +18,7 @@ __all__ = [
     "MAX_STRING_CHARS",
 ]
 
+#: largest config file read, in bytes
 MAX_CONFIG_BYTES = 1024 * 1024
 #: most agents in one team (every agent is a concurrent model conversation)
 MAX_AGENTS = 64
@@ -27,6 +28,5 @@ MAX_STRING_CHARS = 100_000
 MAX_NUMBER_CHARS = 100
 #: deepest nesting of mappings and lists
 MAX_DEPTH = 32
-#: libyaml's parser when PyYAML was built with it: ~10x faster on a large file, same nodes and marks
 #: most keys and list items recorded with their lines (an alias bomb must not hang validation)
 MAX_LINE_ENTRIES = 100_000

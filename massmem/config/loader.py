@@ -27,7 +27,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from massmem.config.interpolation import dotenv_values, interpolate
+from massmem.config.interpolation import dotenv_variables, interpolate
 from massmem.config.locations import LineMap
 from massmem.config.redaction import collect_secrets, scrub
 from massmem.config.schema import TeamConfig
@@ -58,7 +58,7 @@ def load_config(
     text = read_text(path, source_name)
     merged = dict(os.environ if env is None else env)
     if read_dotenv:
-        merged = {**dotenv_values(path, is_example=is_example(source)), **merged}
+        merged = {**dotenv_variables(path, is_example=is_example(source)), **merged}
     return load_config_text(text, source_name=source_name, env=merged)
 
 

@@ -10,11 +10,11 @@ from typing import Any
 from massmem.config.locations import Part
 from massmem.errors import ConfigIssue, register_secret
 
-__all__ = ["SECRET_KEY", "collect_secrets", "is_secret_path", "scrub"]
+__all__ = ["collect_secrets", "is_secret_path", "scrub"]
 
 #: Keys whose values are secret: never echoed, scrubbed from messages.  Header names such as
 #: ``Authorization`` or ``X-Api-Key`` match too; ``max_tokens`` must not, ``access_token`` must.
-SECRET_KEY = re.compile(r"(?i)^(?:.*api[_-]?key.*|.*secret.*|.*password.*|authorization|(?:.*[_-])?token)$")
+_SECRET_KEY = re.compile(r"(?i)^(?:.*api[_-]?key.*|.*secret.*|.*password.*|authorization|(?:.*[_-])?token)$")
 #: Shorter "secrets" are not scrubbed from messages: they would mangle ordinary words.
 _MIN_SECRET = 6
 
@@ -26,7 +26,7 @@ def collect_secrets(data: Any) -> set[str]:
     def walk(value: Any, secret: bool) -> None:
         if isinstance(value, dict):
             for key, child in value.items():
-                walk(child, secret or (isinstance(key, str) and bool(SECRET_KEY.search(key))))
+                walk(child, secret or (isinstance(key, str) and bool(_SECRET_KEY.search(key))))
         elif isinstance(value, list):
             for item in value:
                 walk(item, secret)
@@ -49,4 +49,4 @@ def scrub(issue: ConfigIssue, secrets: set[str]) -> ConfigIssue:
 
 def is_secret_path(parts: list[Part]) -> bool:
     """Whether a path runs through a secret key, so the value there must never be echoed."""
-    return any(isinstance(p, str) and SECRET_KEY.search(p) for p in parts)
+    return any(isinstance(p, str) and _SECRET_KEY.search(p) for p in parts)

@@ -25,8 +25,9 @@ from massmem.errors import ConfigError, ConfigIssue, redact
 
 __all__ = ["parse_yaml"]
 
-_STR_TAG = "tag:yaml.org,2002:str"
+#: libyaml's parser when PyYAML was built with it: ~10x faster on a large file, same nodes and marks
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STR_TAG = "tag:yaml.org,2002:str"
 _INT_TAG = "tag:yaml.org,2002:int"
 _FLOAT_TAG = "tag:yaml.org,2002:float"
 
