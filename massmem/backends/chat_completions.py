@@ -31,7 +31,7 @@ from massmem.backends.faults import (
     detect_context_overflow,
     fault_for_status,
     is_transport_error,
-    parse_retry_after,
+    retry_after_from,
 )
 from massmem.backends.presets import LOCAL_PLACEHOLDER_KEY, get_preset
 from massmem.backends.sdk_backend import SDK_RETRIES, SdkBackend, is_official
@@ -371,7 +371,7 @@ class ChatCompletionsBackend(SdkBackend["AsyncOpenAI"]):
         if fault is Fault.RATE_LIMIT:
             return RateLimited(
                 f"{self.provider} is rate limiting requests (HTTP 429): {message}",
-                retry_after=_retry_after(exc.response.headers),
+                retry_after=retry_after_from(exc.response.headers),
                 **where,
             )
         overflow = self._overflow(exc, message)
@@ -450,13 +450,6 @@ def _server_message(exc: Any) -> str:
         return text[:300] + ("…" if len(text) > 300 else "")
     message = str(getattr(exc, "message", "") or exc)
     return re.sub(r"^Error code: \d+( - )?", "", message) or "no details"
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    millis = parse_retry_after(headers.get("retry-after-ms"))
-    if millis is not None:
-        return millis / 1000.0
-    return parse_retry_after(headers.get("retry-after"))
 
 
 def _opt_int(value: Any) -> int | None:

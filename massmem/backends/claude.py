@@ -29,7 +29,7 @@ from massmem.backends.faults import (
     fault_for_status,
     is_timeout,
     is_transport_error,
-    parse_retry_after,
+    retry_after_from,
 )
 from massmem.backends.sdk_backend import SDK_RETRIES, SdkBackend
 from massmem.backends.sdk_backend import resolve_key as _resolve_key
@@ -241,9 +241,11 @@ def _classify(
             agent_id=agent_id,
         )
     if error_type == "rate_limit_error" or fault is Fault.RATE_LIMIT:
-        retry_after = parse_retry_after(headers.get("retry-after")) if headers is not None else None
         return RateLimited(
-            f"Anthropic rate limit: {message}", retry_after=retry_after, provider=PROVIDER, agent_id=agent_id
+            f"Anthropic rate limit: {message}",
+            retry_after=retry_after_from(headers),
+            provider=PROVIDER,
+            agent_id=agent_id,
         )
     if error_type in {"overloaded_error", "api_error", "timeout_error"} or fault is Fault.UNAVAILABLE:
         label = error_type or f"HTTP {status}"

@@ -61,6 +61,7 @@ __all__ = [
     "is_timeout",
     "is_transport_error",
     "parse_retry_after",
+    "retry_after_from",
 ]
 
 
@@ -200,6 +201,14 @@ def detect_context_overflow(message: str, code: str | None = None) -> ContextOve
             return ContextOverflow(int(m.group(req_group)), int(m.group(allowed_group)))
     n_ctx = re.search(r"n_ctx[^0-9]{0,10}(\d+)", message)
     return ContextOverflow(None, int(n_ctx.group(1)) if n_ctx else None)
+
+
+def retry_after_from(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds to wait from a response's headers: ``retry-after-ms`` (OpenAI's precise form) first."""
+    if headers is None:
+        return None
+    millis = parse_retry_after(headers.get("retry-after-ms"))
+    return millis / 1000.0 if millis is not None else parse_retry_after(headers.get("retry-after"))
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

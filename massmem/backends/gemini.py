@@ -34,7 +34,7 @@ from massmem.backends.faults import (
     fault_for_status,
     is_timeout,
     is_transport_error,
-    parse_retry_after,
+    retry_after_from,
 )
 from massmem.backends.sdk_backend import SdkBackend
 from massmem.backends.sdk_backend import resolve_key as _resolve_key
@@ -246,10 +246,9 @@ def build_config(
 
 def _retry_delay(details: object, headers: Mapping[str, str] | None) -> float | None:
     """Seconds to wait: the Retry-After header, else the body's ``RetryInfo.retryDelay`` ("20s")."""
-    if headers is not None:
-        seconds = parse_retry_after(headers.get("retry-after"))
-        if seconds is not None:
-            return seconds
+    seconds = retry_after_from(headers)
+    if seconds is not None:
+        return seconds
     error = details.get("error", details) if isinstance(details, Mapping) else None
     items = error.get("details") if isinstance(error, Mapping) else None
     for item in items if isinstance(items, list) else []:

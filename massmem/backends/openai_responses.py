@@ -26,7 +26,7 @@ from massmem.backends.faults import (
     detect_context_overflow,
     fault_for_status,
     is_transport_error,
-    parse_retry_after,
+    retry_after_from,
 )
 from massmem.backends.sdk_backend import SDK_RETRIES, SdkBackend
 from massmem.backends.sdk_backend import resolve_key as _resolve_key
@@ -239,7 +239,7 @@ def _classify(
     if fault is Fault.RATE_LIMIT or code in {"rate_limit_exceeded", "insufficient_quota"}:
         return RateLimited(
             f"OpenAI rate limit ({code or 'HTTP 429'}): {message}",
-            retry_after=_retry_after(headers),
+            retry_after=retry_after_from(headers),
             provider=PROVIDER,
             agent_id=agent_id,
         )
@@ -268,14 +268,6 @@ def _classify(
         provider=PROVIDER,
         agent_id=agent_id,
     )
-
-
-def _retry_after(headers: Mapping[str, str] | None) -> float | None:
-    """Seconds from ``retry-after-ms`` (OpenAI's precise form) or ``retry-after``."""
-    if headers is None:
-        return None
-    millis = parse_retry_after(headers.get("retry-after-ms"))
-    return millis / 1000.0 if millis is not None else parse_retry_after(headers.get("retry-after"))
 
 
 def _body_fields(body: object) -> tuple[str | None, str | None, str | None]:
