@@ -233,8 +233,13 @@ def _refusal(path: Path) -> str | None:
         return f"cannot inspect {path}: {exc.strerror or exc}"
     if stat.S_ISREG(mode):
         return None
-    kinds = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"))
-    kinds += ((stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"))
+    kinds = (
+        (stat.S_ISLNK, "a symbolic link"),
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a device"),
+        (stat.S_ISBLK, "a device"),
+    )
     kind = next((name for test, name in kinds if test(mode)), "not a regular file")
     return f"refusing to write the export to {path}: it is {kind}; give a regular file's path, or -o - for standard output"
 
