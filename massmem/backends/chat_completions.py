@@ -8,9 +8,11 @@ events: text, reasoning (the ``reasoning_content``/``reasoning`` delta fields
 that vLLM, llama.cpp, DeepSeek and OpenRouter add), tool calls assembled from
 their streamed fragments, usage, and exactly one ``Finished``.
 
-Every SDK or transport exception is translated here, at the boundary, into
-:mod:`massmem.errors`; nothing above ``massmem.backends`` ever sees an
-``openai`` exception.  The SDK itself is imported on first use, so importing
+Its neighbours hold the rest: :mod:`~massmem.backends.chat_stream` assembles
+the chunks, :mod:`~massmem.backends.self_hosted` knows what self-hosted
+servers do differently, and :mod:`~massmem.backends.chat_faults` translates
+every SDK or transport exception into :mod:`massmem.errors` at the boundary;
+nothing above ``massmem.backends`` ever sees an ``openai`` exception.  The SDK itself is imported on first use, so importing
 this module stays cheap (and ``massmem --help`` never loads it at all: the
 registry imports this module only when a backend of this type is built).
 """
@@ -25,14 +27,8 @@ from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from massmem.backends.base import Capabilities, JsonSchemaFormat, ModelRequest, ToolSpec
+from massmem.backends.chat_faults import ChatServer, translate_exception
 from massmem.backends.chat_stream import ChunkAssembler
-from massmem.backends.faults import (
-    Fault,
-    detect_context_overflow,
-    fault_for_status,
-    is_transport_error,
-    retry_after_from,
-)
 from massmem.backends.presets import LOCAL_PLACEHOLDER_KEY, get_preset
 from massmem.backends.sdk_backend import SDK_RETRIES, SdkBackend, is_official
 from massmem.backends.self_hosted import (
@@ -47,10 +43,7 @@ from massmem.backends.self_hosted import (
 from massmem.errors import (
     AuthenticationFailed,
     BackendError,
-    ContextLengthExceeded,
-    InvalidResponse,
     ProviderUnavailable,
-    RateLimited,
     register_secret,
 )
 from massmem.messages import (
@@ -326,101 +319,17 @@ class ChatCompletionsBackend(SdkBackend["AsyncOpenAI"]):
     # -- errors --------------------------------------------------------------------------------
     def translate(self, exc: BaseException) -> BackendError:
         """Any exception from the SDK or the transport, as a massmem error (never an SDK type)."""
-        if isinstance(exc, BackendError):
-            if exc.agent_id is None:
-                exc.agent_id = self.agent_id
-            return exc
-        import openai
-
-        where = self._where()
-        if isinstance(exc, openai.APITimeoutError):
-            return ProviderUnavailable(
-                f"{self.provider}: no answer from {self.base_url} within {self.timeout:g}s", **where
-            )
-        if isinstance(exc, openai.APIConnectionError):
-            cause = exc.__cause__ or exc.__context__
-            detail = f": {type(cause).__name__}: {cause}" if cause else ""
-            return ProviderUnavailable(f"{self.provider}: could not reach {self.base_url}{detail}", **where)
-        if isinstance(exc, openai.APIResponseValidationError):
-            return InvalidResponse(f"{self.provider}: unexpected response: {exc.message}", **where)
-        if isinstance(exc, openai.APIStatusError):
-            return self._translate_status(exc)
-        if isinstance(exc, openai.APIError):
-            return self._translate_stream_error(exc)
-        if isinstance(exc, ValueError):  # json.JSONDecodeError from a malformed SSE event
-            return InvalidResponse(f"{self.provider}: malformed event in the stream: {exc}", **where)
-        if is_transport_error(exc):
-            return ProviderUnavailable(
-                f"{self.provider}: connection to {self.base_url} failed: {type(exc).__name__}: {exc}",
-                **where,
-            )
-        return BackendError(f"{self.provider}: {type(exc).__name__}: {exc}", **where)
-
-    def _translate_status(self, exc: Any) -> BackendError:
-        status: int = exc.status_code
-        fault = fault_for_status(status, conflict_is_transient=False)  # no server here documents 409
-        message = _server_message(exc)
-        where = self._where()
-        if fault is Fault.AUTH:
-            # The hint before the server's words: a status line cuts the end, never what to do.
-            return AuthenticationFailed(
-                f"{self.provider} rejected the API key (HTTP {status}). {self._key_hint()} "
-                f"The server said: {message}",
-                **where,
-            )
-        if fault is Fault.RATE_LIMIT:
-            return RateLimited(
-                f"{self.provider} is rate limiting requests (HTTP 429): {message}",
-                retry_after=retry_after_from(exc.response.headers),
-                **where,
-            )
-        overflow = self._overflow(exc, message)
-        if overflow is not None:
-            return overflow
-        if fault is Fault.UNAVAILABLE and "validation error" not in message.lower():
-            # llama-cpp-python answers 500 to a request it cannot validate; retrying cannot help,
-            # so that one falls through to the non-retryable "refused" below.
-            return ProviderUnavailable(
-                f"{self.provider} failed on its side (HTTP {status}): {message}", **where
-            )
-        return BackendError(f"{self.provider} refused the request (HTTP {status}): {message}", **where)
-
-    def _translate_stream_error(self, exc: Any) -> BackendError:
-        """An error object sent inside a 200 stream (vLLM, OpenRouter, llama.cpp do this)."""
-        message = _server_message(exc)
-        where = self._where()
-        overflow = self._overflow(exc, message)
-        if overflow is not None:
-            return overflow
-        code = str(getattr(exc, "code", "") or "")
-        if code == "429" or "rate limit" in message.lower():
-            return RateLimited(f"{self.provider} is rate limiting requests: {message}", **where)
-        return ProviderUnavailable(f"{self.provider} reported an error mid-stream: {message}", **where)
-
-    def _overflow(self, exc: Any, message: str) -> ContextLengthExceeded | None:
-        code = getattr(exc, "code", None)
-        found = detect_context_overflow(message, code) or detect_context_overflow(
-            message, getattr(exc, "type", None)
+        return translate_exception(
+            exc,
+            ChatServer(
+                provider=self.provider,
+                base_url=self.base_url,
+                timeout=self.timeout,
+                agent_id=self.agent_id,
+                key_hint=self._key_hint(),
+                context_window=self.capabilities.context_window,
+            ),
         )
-        if found is None:
-            return None
-        body = exc.body if isinstance(getattr(exc, "body", None), dict) else {}
-        requested = found.requested_tokens
-        allowed = found.allowed_tokens
-        if requested is None:  # llama.cpp puts the numbers beside the message
-            requested = _opt_int(body.get("n_prompt_tokens"))
-        if allowed is None:
-            allowed = _opt_int(body.get("n_ctx")) or self.capabilities.context_window
-        return ContextLengthExceeded(
-            f"{self.provider}: the request does not fit the model's context window: {message}",
-            requested_tokens=requested,
-            allowed_tokens=allowed,
-            provider=self.provider,
-            agent_id=self.agent_id,
-        )
-
-    def _where(self) -> dict[str, Any]:
-        return {"provider": self.provider, "agent_id": self.agent_id}
 
     def _key_hint(self) -> str:
         if self._key_env:
@@ -434,29 +343,6 @@ async def _close_quietly(sdk_stream: Any) -> None:
     # Closing a broken connection may fail too; the error worth reporting is the one already raised.
     with contextlib.suppress(Exception):
         await sdk_stream.close()
-
-
-def _server_message(exc: Any) -> str:
-    """The provider's own words: ``error.message`` from the body, else the SDK's summary."""
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        message = body.get("message")
-        if isinstance(message, str) and message:
-            return message
-        if isinstance(body.get("error"), str):
-            return str(body["error"])
-    if isinstance(body, str) and body.strip():
-        text = " ".join(body.split())
-        return text[:300] + ("…" if len(text) > 300 else "")
-    message = str(getattr(exc, "message", "") or exc)
-    return re.sub(r"^Error code: \d+( - )?", "", message) or "no details"
-
-
-def _opt_int(value: Any) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
 
 
 # --------------------------------------------------------------------------- factory
