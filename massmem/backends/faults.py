@@ -7,25 +7,27 @@ are decided once, for every provider:
   all four SDK backends, so a status never means "try again" to one provider
   and "give up" to another:
 
-  ========  ===================  =========  ============================================
-  status    massmem error        retried    why
-  ========  ===================  =========  ============================================
-  401, 403  AuthenticationFailed no         the same key fails the same way
-  408       ProviderUnavailable  yes        request timeout: the server gave up waiting
-  409       ProviderUnavailable  yes, for   OpenAI's and Anthropic's SDKs document 409
-            (else BackendError)  OpenAI and Conflict as transient (a lock timeout) and
-                                 Anthropic  retry it by default; google-genai does not
-                                            (Google's 409 is ABORTED/ALREADY_EXISTS), and
-                                            a self-hosted server documents nothing, so
-                                            there a conflict is the request's problem
-  429       RateLimited          yes        after the provider's Retry-After
-  5xx       ProviderUnavailable  yes        the provider failed on its side
-  other 4xx BackendError         no         the request itself was refused
-  ========  ===================  =========  ============================================
+  =========  ====================  ==========  ==========================================
+  status     massmem error         retried     why
+  =========  ====================  ==========  ==========================================
+  401, 403   AuthenticationFailed  no          the same key fails the same way
+  408        ProviderUnavailable   yes         request timeout: the server gave up waiting
+  409        ProviderUnavailable   OpenAI and  the openai and anthropic SDKs document
+             for OpenAI and        Anthropic   "409 Conflict" among the errors they retry
+             Anthropic, else       only        by default (a lock timeout); google-genai
+             BackendError                      does not retry it (Google's 409 is ABORTED
+                                               or ALREADY_EXISTS), and a self-hosted
+                                               server documents nothing, so there a
+                                               conflict is the request's own problem
+  429        RateLimited           yes         after the provider's Retry-After
+  5xx        ProviderUnavailable   yes         the provider failed on its side
+  other 4xx  BackendError          no          the request itself was refused
+  =========  ====================  ==========  ==========================================
 
   A backend still reads its provider's own words first where they say more
   (an error *type* such as ``overloaded_error``, an RPC status, a code inside
-  a 200 stream), and a context overflow is recognised before the status.
+  a 200 stream), and a context overflow wins over "refused": a provider
+  reports it as a 400.
 * **Which exceptions are the network's** (:func:`is_timeout`,
   :func:`is_transport_error`): raw transport errors an SDK lets through while
   a stream is read are :class:`ProviderUnavailable`, like its own
