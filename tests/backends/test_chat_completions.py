@@ -240,18 +240,6 @@ async def test_json_schema_request_body(loopback: LoopbackServer) -> None:
     }
 
 
-async def test_json_object_dialect_for_llama_cpp_python(loopback: LoopbackServer) -> None:
-    schema = {"type": "object", "properties": {"a": {"type": "integer"}}}
-    backend = ChatCompletionsBackend(
-        model="m", base_url=f"{loopback.url}/v1", api_key=None, dialect="llama-cpp-python"
-    )
-    loopback.push(text_reply('{"a": 1}'))
-    await events_of(
-        backend, ModelRequest(messages=[UserMessage("q")], response_format=JsonSchemaFormat("x", schema))
-    )
-    assert loopback.last_json()["response_format"] == {"type": "json_object", "schema": schema}
-
-
 async def test_config_defaults_apply_and_request_values_win(loopback: LoopbackServer) -> None:
     backend = make_backend(loopback, max_tokens=100, temperature=0.9)
     loopback.push(text_reply("a"), text_reply("b"))
@@ -270,20 +258,6 @@ async def test_openai_preset_uses_max_completion_tokens(loopback: LoopbackServer
     await events_of(backend)
     body = loopback.last_json()
     assert body["max_completion_tokens"] == 77 and "max_tokens" not in body
-
-
-async def test_server_rejecting_stream_options_is_retried_once_without(loopback: LoopbackServer) -> None:
-    from tests.support.chat_protocol import error_reply, openai_error
-
-    rejection = error_reply(400, openai_error("Unrecognized request argument supplied: stream_options"))
-    loopback.push(rejection, text_reply("fine", usage=None), text_reply("again", usage=None))
-    backend = make_backend(loopback)
-    first = await collect(backend.stream(HELLO))
-    second = await collect(backend.stream(HELLO))
-    await backend.aclose()
-    assert (first.text, second.text) == ("fine", "again")
-    bodies = [r.json() for r in loopback.requests]
-    assert ["stream_options" in b for b in bodies] == [True, False, False]
 
 
 async def test_extra_headers_are_sent(loopback: LoopbackServer) -> None:
@@ -306,42 +280,3 @@ async def test_capabilities_and_describe(loopback: LoopbackServer) -> None:
     assert backend.capabilities.json_schema is True
     assert backend.capabilities.context_window == 8192
     assert backend.describe() == "chatcompletion[groq]:test-model"
-
-
-@pytest.mark.parametrize("field", ["response_format", "assistant_content"])
-async def test_llama_cpp_python_validation_error_switches_dialect_once(
-    loopback: LoopbackServer, field: str
-) -> None:
-    from tests.support.chat_protocol import llama_cpp_python_validation_error
-
-    schema = {"type": "object", "properties": {"a": {"type": "integer"}}}
-    call = ToolCall.from_raw("c1", "f", "{}")
-    request = ModelRequest(
-        messages=[UserMessage("q"), AssistantMessage("", (call,)), ToolResultMessage("c1", "f", "r")],
-        response_format=JsonSchemaFormat("x", schema),
-    )
-    loopback.push(llama_cpp_python_validation_error(field), text_reply('{"a": 1}'), text_reply('{"a": 2}'))
-    backend = make_backend(loopback)
-    first = await collect(backend.stream(request))
-    second = await collect(backend.stream(request))
-    await backend.aclose()
-    assert (first.text, second.text) == ('{"a": 1}', '{"a": 2}')
-    bodies = [r.json() for r in loopback.requests]
-    assert len(bodies) == 3  # one refusal, then every request in the server's dialect
-    assert bodies[0]["response_format"]["type"] == "json_schema"
-    assert bodies[0]["messages"][1]["content"] is None
-    for body in bodies[1:]:
-        assert body["response_format"] == {"type": "json_object", "schema": schema}
-        assert body["messages"][1]["content"] == ""
-
-
-async def test_a_real_500_is_not_mistaken_for_a_dialect_problem(loopback: LoopbackServer) -> None:
-    from massmem.errors import ProviderUnavailable
-    from tests.support.chat_protocol import server_error
-
-    loopback.push(server_error(500, "CUDA error: out of memory"))
-    backend = make_backend(loopback)
-    with pytest.raises(ProviderUnavailable):
-        await collect(backend.stream(HELLO))
-    await backend.aclose()
-    assert len(loopback.requests) == 1
