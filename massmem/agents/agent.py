@@ -165,6 +165,11 @@ class Agent:
         return self.context.usage
 
     @property
+    def compressions(self) -> list[CompressionReport]:
+        """Every compression since construction, oldest first (a session keeps each turn's)."""
+        return self.context.compressions
+
+    @property
     def debug_dir(self) -> Path | None:
         """With a folder here (``--debug``), each compression is written there as JSON."""
         return self.context.debug_dir

@@ -126,3 +126,15 @@ def test_begin_clears_the_working_conversation() -> None:
     agent.conversation.add(UserMessage("old"))
     agent.begin("new")
     assert agent.question == "new" and len(agent.conversation) == 0
+
+
+async def test_what_the_session_and_the_displays_read_is_the_context_managers() -> None:
+    # The session keeps each turn's compressions, the REPL shows the window and the last figure,
+    # --debug sets the dump folder: all of them read the agent, all of them are its context's.
+    agent = Agent("a", ScriptedBackend(["hi"]))
+    agent.debug_dir = None
+    await agent.take_turn(TurnPlan(system="S", prompt="p"))
+    assert agent.compressions is agent.context.compressions
+    assert agent.context_usage is agent.context.usage is not None
+    assert agent.context_window == agent.context.window
+    assert agent.debug_dir is agent.context.debug_dir is None
