@@ -14,9 +14,9 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from massmem.cli.session_runner import MAX_QUESTION_CHARS
 from massmem.config import schema
 from massmem.config.limits import MAX_AGENTS, MAX_CONFIG_BYTES, MAX_DEPTH, MAX_NUMBER_CHARS, MAX_STRING_CHARS
+from massmem.team.session import MAX_QUESTION_CHARS
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 

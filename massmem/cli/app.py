@@ -176,13 +176,9 @@ def run(
     if timeout is not None:
         team.orchestrator.timeout = timeout
 
-    from massmem.cli.session_runner import (
-        MAX_QUESTION_CHARS,
-        RunOptions,
-        check_question,
-        run_interactive,
-        run_once,
-    )
+    from massmem.cli.repl import run_interactive
+    from massmem.cli.session_runner import RunOptions, run_once
+    from massmem.team.session import MAX_QUESTION_CHARS, check_question
 
     options = RunOptions(
         config_path=config,

@@ -4,14 +4,9 @@ Every memory is shown with its origin — agent, turn and memory session (the co
 ``memory.persistent_memory.session_name`` when set, else the run's session id) — and its
 kind (``raw``: words an agent or the user actually said; ``fact``: what extraction kept).
 
-The commands talk to persistent memory through :class:`MemoryInspector`, a small protocol.
-When ``massmem.memory.persistent`` offers ``open_inspector(config)`` it is used; until then
-:class:`StoreInspector` implements the protocol on the memory module's public pieces
-(:func:`~massmem.memory.store.open_store`, ``Store.delete_points`` — which keeps the lexical
-index in step — and :func:`~massmem.memory.retrieval.hybrid_search`).
-
-Importing this module is cheap: Qdrant, the embedder and mem0 load only inside commands,
-and only when a store exists.
+The commands parse, render and confirm; what they show and delete comes from the memory
+layer's inspector (:mod:`massmem.memory.inspection`).  Importing this module is cheap:
+Qdrant, the embedder and mem0 load only inside commands, and only when a store exists.
 """
 
 from __future__ import annotations
@@ -20,30 +15,20 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Protocol
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from massmem.errors import MassmemError, SessionNotFound, UsageError
+from massmem.memory.inspection import MemoryInspector, MemoryItem, has_store, open_inspector, session_deleter
 
 if TYPE_CHECKING:
     from massmem.config.schema import PersistentMemoryConfig, TeamConfig
 
-__all__ = [
-    "MemoryInspector",
-    "MemoryItem",
-    "StoreInspector",
-    "app",
-    "open_inspector",
-    "render_for_repl",
-    "session_memory_deleter",
-]
+__all__ = ["app", "render_for_repl", "render_items", "session_memory_deleter"]
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
-#: collections massmem's persistent memory writes (``massmem_<embedder>-<dims>``)
-COLLECTION_PREFIX = "massmem_"
 
 app = typer.Typer(
     name="memory",
@@ -58,167 +43,6 @@ app = typer.Typer(
 # ---------------------------------------------------------------------------------- the protocol
 
 
-@dataclass(slots=True)
-class MemoryItem:
-    """One stored memory and its origin."""
-
-    id: str
-    text: str
-    agent_id: str | None
-    session_id: str | None
-    turn: int | None
-    kind: str
-    created_at: str | None = None
-    collection: str | None = None
-    score: float | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "id": self.id,
-            "text": self.text,
-            "agent_id": self.agent_id,
-            "session_id": self.session_id,
-            "turn": self.turn,
-            "kind": self.kind,
-            "created_at": self.created_at,
-            "collection": self.collection,
-            "metadata": self.metadata,
-        }
-        if self.score is not None:
-            out["score"] = round(self.score, 4)
-        return out
-
-
-#: spelled out here because the inspectors' ``list`` method shadows the builtin in their classes
-_Items = list[MemoryItem]
-
-
-class MemoryInspector(Protocol):
-    """What the memory commands need from persistent memory."""
-
-    def list(self, *, session: str | None, agent: str | None, limit: int | None) -> list[MemoryItem]: ...
-
-    def search(self, query: str, *, session: str | None, agent: str | None, limit: int) -> _Items: ...
-
-    def get(self, memory_id: str) -> MemoryItem | None: ...
-
-    def forget(self, memory_ids: Sequence[str]) -> int: ...
-
-    def close(self) -> None: ...
-
-
-_CORE = {"data", "hash", "created_at", "updated_at", "agent_id", "run_id", "session_id", "turn", "kind"}
-
-
-def _item(point_id: str, payload: dict[str, Any], collection: str, score: float | None = None) -> MemoryItem:
-    turn = payload.get("turn")
-    return MemoryItem(
-        id=str(point_id),
-        text=str(payload.get("data", "")),
-        agent_id=payload.get("agent_id"),
-        session_id=payload.get("run_id") or payload.get("session_id"),
-        turn=int(turn) if isinstance(turn, int | float) else None,
-        kind=str(payload.get("kind", "fact")),
-        created_at=payload.get("created_at"),
-        collection=collection,
-        score=score,
-        metadata={k: v for k, v in payload.items() if k not in _CORE},
-    )
-
-
-class StoreInspector:
-    """:class:`MemoryInspector` over the memory store's public API (every massmem collection)."""
-
-    def __init__(self, config: PersistentMemoryConfig) -> None:
-        from massmem.memory.store import open_store
-
-        self.config = config
-        self.store = open_store(config.qdrant)
-
-    def collections(self) -> list[str]:
-        with self.store.reading():
-            names = [c.name for c in self.store.client.get_collections().collections]
-        return sorted(n for n in names if n.startswith(COLLECTION_PREFIX))
-
-    def _filter(self, session: str | None, agent: str | None) -> Any:
-        from qdrant_client import models
-
-        must: list[Any] = []
-        if session is not None:
-            must.append(models.FieldCondition(key="run_id", match=models.MatchValue(value=session)))
-        if agent is not None:
-            must.append(models.FieldCondition(key="agent_id", match=models.MatchValue(value=agent)))
-        return models.Filter(must=must) if must else None
-
-    def _scroll(self, collection: str, session: str | None, agent: str | None) -> Iterator[MemoryItem]:
-        query_filter = self._filter(session, agent)
-        offset = None
-        while True:
-            with self.store.reading():
-                points, offset = self.store.client.scroll(
-                    collection,
-                    scroll_filter=query_filter,
-                    limit=512,
-                    offset=offset,
-                    with_payload=True,
-                    with_vectors=False,
-                )
-            for p in points:
-                yield _item(str(p.id), dict(p.payload or {}), collection)
-            if offset is None:
-                return
-
-    def list(self, *, session: str | None, agent: str | None, limit: int | None) -> list[MemoryItem]:
-        items = [item for c in self.collections() for item in self._scroll(c, session, agent)]
-        items.sort(key=lambda i: (i.created_at or "", int(i.metadata.get("seq", 0) or 0)))
-        return items[-limit:] if limit is not None else items
-
-    def search(self, query: str, *, session: str | None, agent: str | None, limit: int) -> _Items:
-        from massmem.memory.embedder import collection_slug, create_embedder
-        from massmem.memory.lexical import ScopeClause
-        from massmem.memory.retrieval import hybrid_search
-
-        embedder = create_embedder(self.config.embedding)
-        collection = f"{COLLECTION_PREFIX}{collection_slug(embedder)}"
-        if collection not in self.collections():
-            return []
-        self.store.ensure_collection(collection, embedder.dims)
-        agents = (
-            [agent]
-            if agent is not None
-            else sorted({i.agent_id for i in self._scroll(collection, session, None) if i.agent_id})
-        )
-        if not agents:
-            return []
-        clauses = [ScopeClause(a, session, None) for a in agents]
-        points = hybrid_search(self.store, collection, embedder, query, clauses, limit)
-        return [_item(p.id, p.payload, collection, p.score) for p in points]
-
-    def get(self, memory_id: str) -> MemoryItem | None:
-        for collection in self.collections():
-            with self.store.reading():
-                found = self.store.client.retrieve(collection, ids=[memory_id], with_payload=True)
-            if found:
-                return _item(str(found[0].id), dict(found[0].payload or {}), collection)
-        return None
-
-    def forget(self, memory_ids: Sequence[str]) -> int:
-        wanted = set(memory_ids)
-        deleted = 0
-        for collection in self.collections():
-            with self.store.reading():
-                found = self.store.client.retrieve(collection, ids=list(wanted), with_payload=False)
-            ids = [str(p.id) for p in found]
-            if ids:
-                self.store.delete_points(collection, ids)
-                deleted += len(ids)
-        return deleted
-
-    def close(self) -> None:
-        """The store is shared with the rest of the process (a REPL's agents); it closes at exit."""
-
-
 def _memory_config(config_source: str | None) -> PersistentMemoryConfig:
     """The persistent-memory settings of ``config_source`` (a team file), or the defaults."""
     from massmem.config.schema import PersistentMemoryConfig
@@ -230,34 +54,10 @@ def _memory_config(config_source: str | None) -> PersistentMemoryConfig:
     return load_config(config_source).memory.persistent_memory
 
 
-def _has_store(config: PersistentMemoryConfig) -> bool:
-    """False when the local store has never been written (nothing to open, nothing to import)."""
-    if config.qdrant.mode == "server":
-        return True
-    from massmem import paths
-
-    folder = Path(config.qdrant.path).expanduser() if config.qdrant.path else paths.qdrant_dir()
-    return folder.exists() and any(folder.iterdir())
-
-
-def open_inspector(config: PersistentMemoryConfig) -> MemoryInspector:
-    """The memory module's own inspector when it has one; :class:`StoreInspector` otherwise."""
-    try:
-        from massmem.memory import persistent
-    except ImportError as exc:  # the memory extra is not installed
-        raise MassmemError(f"persistent memory is not available: {exc}") from exc
-    factory: Callable[[PersistentMemoryConfig], MemoryInspector] | None = getattr(
-        persistent, "open_inspector", None
-    )
-    if factory is not None:
-        return factory(config)
-    return StoreInspector(config)
-
-
 @contextmanager
 def _inspector(config_source: str | None) -> Iterator[MemoryInspector | None]:
     config = _memory_config(config_source)
-    if not _has_store(config):
+    if not has_store(config):
         yield None
         return
     inspector = open_inspector(config)
@@ -273,22 +73,7 @@ def session_memory_deleter(config_source: str | None = None) -> Callable[[str], 
         config = _memory_config(config_source)
     except MassmemError:
         return None
-    if not _has_store(config):
-        return lambda session_id: 0
-    try:
-        import qdrant_client  # noqa: F401
-    except ImportError:
-        return None
-
-    def delete(session_id: str) -> int:
-        inspector = open_inspector(config)
-        try:
-            items = inspector.list(session=session_id, agent=None, limit=None)
-            return inspector.forget([i.id for i in items]) if items else 0
-        finally:
-            inspector.close()
-
-    return delete
+    return session_deleter(config)
 
 
 # ---------------------------------------------------------------------------------- rendering
@@ -321,7 +106,7 @@ def render_items(items: Sequence[MemoryItem], *, scores: bool = False) -> str:
 def render_for_repl(team: TeamConfig, scope: str, query: str | None) -> str:
     """``/memory [query]`` in interactive mode: this session's memories, or a search of them."""
     config = team.memory.persistent_memory
-    if not _has_store(config):
+    if not has_store(config):
         return f"No memories stored yet for session {scope}."
     inspector = open_inspector(config)
     try:

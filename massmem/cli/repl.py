@@ -27,25 +27,23 @@ from massmem.cli.session_runner import (
     EXIT_FAILED,
     EXIT_OK,
     RunOptions,
-    TeamSession,
-    TurnNotSaved,
     announce,
-    check_question,
+    build_team,
     finish_quietly,
     make_turn_display,
     open_for,
-    result_as_dict,
-    result_notes,
 )
 from massmem.cli.signals import Terminated, interrupt_reason
 from massmem.errors import MassmemError
 from massmem.sessions.state import AgentState
+from massmem.team.session import TeamSession, TurnNotSaved, check_question
+from massmem.team.turns import result_as_dict, result_notes
 
 if TYPE_CHECKING:
     from massmem.config.schema import TeamConfig
     from massmem.coordination.result import RunResult
 
-__all__ = ["HELP", "InputReader", "Repl"]
+__all__ = ["HELP", "InputReader", "Repl", "run_interactive"]
 
 _NO_AGENT = AgentState()
 
@@ -68,6 +66,11 @@ HELP = """Commands:
   /quit            leave (Ctrl-D works too)
 Input: end a line with \\ to continue it; wrap several lines in \"\"\" ... \"\"\".
 Ctrl-C stops the current turn, not the session."""
+
+
+def run_interactive(team: TeamConfig, options: RunOptions, *, first_question: str | None = None) -> int:
+    """The read-answer loop: ask the team question after question; the exit status."""
+    return Repl(team, options).run(first_question)
 
 
 class InputReader:
@@ -187,7 +190,7 @@ class Repl:
         try:
             with asyncio.Runner() as runner:
                 try:
-                    built = TeamSession(self.team, session, debug=self.options.debug)
+                    built = build_team(self.team, session, self.options)
                 except MassmemError:
                     if session.created:
                         # Refused before the team existed (a memory store locked elsewhere):
@@ -254,7 +257,7 @@ class Repl:
         display = make_turn_display(self.team, self.options)
         saved_before = built.session.state.last_turn
         try:
-            result = runner.run(built.ask(check_question(question), display))
+            result = runner.run(built.ask(check_question(question), display.handle))
         except TurnNotSaved as exc:
             # The answer exists but the disk refused it: show it, then stop (every later turn
             # would be lost the same way); the caller reports the error and exits 1.

@@ -18,7 +18,7 @@ of previous winners — the winner of turn *t* contributes only memories with tu
 with the hybrid search of :mod:`massmem.memory.retrieval`, and :meth:`render` turns the
 hits into one labelled block.  Retrieval can leave out given records (``exclude``): with
 ``exclude_recent`` (the default) the team leaves out what the agent's conversation already
-holds, so nothing is injected twice (see :mod:`massmem.agents.team_memory`).
+holds, so nothing is injected twice (see :mod:`massmem.team.memory_binding`).
 
 The blocking work (embedding, Qdrant, mem0) runs in worker threads: the async methods are
 what agents call; the ``*_sync`` ones are the same code for scripts and benchmarks.

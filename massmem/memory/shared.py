@@ -9,8 +9,10 @@
   Any agent retrieves them with the task as the query, including an agent that joined the
   team after they were written; entries the window already shows are left out.
 
-The orchestrator calls :meth:`record_answer` / :meth:`record_vote` as they happen and
-:meth:`render_for` right before an agent works.  Memory is an aid: every
+It is a :class:`~massmem.memory.stores.base.MemoryStore`, so it reaches agents the way every
+memory does (:mod:`massmem.team.memory_binding`): answers and votes are added as they
+happen (:meth:`add`, or :meth:`record_answer` / :meth:`record_vote`) and :meth:`update_context`
+(:meth:`render_for`) renders the block right before an agent works.  Memory is an aid: every
 failure here is logged and swallowed, never raised into the run.
 """
 
@@ -22,6 +24,8 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from massmem.memory.stores.base import MemoryResult, MemoryStore, lexical_similarity, terms
 
 if TYPE_CHECKING:
     from massmem.config.schema import SharedMemoryConfig
@@ -52,8 +56,10 @@ class SharedEntry:
         return f"[{self.agent_id}]"
 
 
-class SharedMemory:
+class SharedMemory(MemoryStore):
     """The team's shared memory; safe to call from concurrent agent tasks."""
+
+    type_name = "shared"
 
     def __init__(
         self,
@@ -64,6 +70,7 @@ class SharedMemory:
     ) -> None:
         from massmem.config.schema import SharedMemoryConfig
 
+        super().__init__("shared")
         self.config = config if config is not None else SharedMemoryConfig()
         self.persistent = persistent if self.config.persistent else None
         self.max_entry_chars = max_entry_chars
@@ -99,6 +106,20 @@ class SharedMemory:
     ) -> None:
         content = reason.strip() or "(no reason given)"
         await self._record(SharedEntry(agent_id, "vote", content, time.time(), turn, voted_for))
+
+    async def add(
+        self, content: str, *, mime_type: str = "text/plain", metadata: Mapping[str, Any] | None = None
+    ) -> None:
+        """One entry; ``metadata`` names its ``agent_id``, ``kind`` (answer, vote, note), ``turn``
+        and, for a vote, its ``target``."""
+        meta = dict(metadata or {})
+        agent_id = str(meta.get("agent_id", "?"))
+        kind = str(meta.get("kind", "note"))
+        turn = meta.get("turn")
+        if kind == "vote":
+            await self.record_vote(agent_id, str(meta.get("target", "?")), content, turn=turn)
+            return
+        await self._record(SharedEntry(agent_id, kind, content, time.time(), turn))
 
     async def _record(self, entry: SharedEntry) -> None:
         if not self.enabled:
@@ -158,6 +179,36 @@ class SharedMemory:
             return None
         return "\n\n".join([*sections, "=== END OF SHARED MEMORY ==="])
 
+    async def update_context(
+        self,
+        text: str,
+        *,
+        top_k: int = 3,
+        similarity_threshold: float = 0.0,
+        max_tokens: int | None = None,
+        agent_id: str = "",
+    ) -> str | None:
+        """The shared block for ``agent_id``: the window, and what the task finds (:meth:`render_for`)."""
+        return await self.render_for(agent_id, query=text)
+
+    async def query(
+        self, text: str, *, top_k: int = 3, similarity_threshold: float = 0.0
+    ) -> list[MemoryResult]:
+        """Entries of the conversation part by word overlap with ``text``, newest first on ties."""
+        wanted = terms(text)
+        scored = []
+        for position, entry in enumerate(self.entries()):
+            score = lexical_similarity(wanted, terms(entry.content)) if wanted else 1.0
+            if score >= similarity_threshold and (score > 0 or not wanted):
+                scored.append((score, position, entry))
+        scored.sort(key=lambda row: (row[0], row[1]), reverse=True)
+        return [
+            MemoryResult(
+                e.content, "text/plain", {"agent_id": e.agent_id, "kind": e.kind, "turn": e.turn}, score
+            )
+            for score, _, e in scored[:top_k]
+        ]
+
     def _clip(self, text: str) -> str:
         flat = " ".join(text.split())
         if len(flat) > self.max_entry_chars:
@@ -166,10 +217,15 @@ class SharedMemory:
 
     # ------------------------------------------------------------------ state
 
-    def clear(self) -> None:
+    async def clear(self) -> None:
+        """Forget the conversation part (the persistent part is deleted with ``massmem memory forget``)."""
         with self._lock:
             self._entries.clear()
             self._record_ids.clear()
+
+    async def close(self) -> None:
+        if self.persistent is not None:
+            self.persistent.close()
 
 
 def _fact_ids(facts: Sequence[Mapping[str, Any]]) -> list[str]:

@@ -20,7 +20,7 @@ cannot be read is moved aside and reported with :class:`~massmem.errors.StateCor
 never silently reset.
 
 This module stores plain data only; it imports nothing from the team loop, so the CLI
-turns a ``RunResult`` into a :class:`TurnState` (see ``massmem.cli.session_runner``).
+turns a ``RunResult`` into a :class:`TurnState` (see ``massmem.team.turns``).
 """
 
 from __future__ import annotations

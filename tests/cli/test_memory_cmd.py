@@ -150,10 +150,10 @@ def test_a_resumed_session_keeps_and_retrieves_its_persistent_memory(
     import asyncio
 
     from massmem.agents.agent import TurnContext
-    from massmem.cli.session_runner import TeamSession
     from massmem.config.loader import load_config
     from massmem.memory.store import close_all_stores
     from massmem.sessions import open_session
+    from massmem.team.session import TeamSession
     from tests.cli.teams import write_team
 
     team_file = write_team(tmp_path, extra=MEMORY_TEAM)
@@ -184,7 +184,7 @@ def test_a_resumed_session_keeps_and_retrieves_its_persistent_memory(
         blocks = asyncio.run(provider(TurnContext("alice", "How much money do we have for Lisbon?", ())))
         rendered = "\n".join(b.text for b in blocks)
         assert "RELEVANT MEMORIES" in rendered and "1200 euros" in rendered
-        built.memory.close()
+        asyncio.run(built.memory.aclose())
     finally:
         session.finish("completed")
         close_all_stores()

@@ -11,11 +11,11 @@ import pytest
 
 from massmem.backends.scripted import AnswerReply, RaiseReply, ScriptedBackend, ShareReply, VoteReply
 from massmem.cli.display import NullDisplay
-from massmem.cli.session_runner import TeamSession
 from massmem.config.loader import load_config
 from massmem.coordination import EntryShared, Event
 from massmem.errors import CoordinationError, ProviderUnavailable
 from massmem.sessions import load_state, open_session
+from massmem.team.session import TeamSession
 from tests.cli.teams import run_massmem
 from tests.coordination.helpers import system_of as system_prompt
 
@@ -74,7 +74,7 @@ async def test_conversation_entries_outlive_their_round_and_the_process(
 ) -> None:
     path = write_team(tmp_path)
     runner = session_for(path, "shares", debug=True)
-    await runner.ask("Question one?", Recorder())
+    await runner.ask("Question one?", Recorder().handle)
     saved = load_state("shares")
     assert saved is not None
     assert [(e["type"], e["scope"]) for e in saved.turns[0].shared_entries] == [
@@ -94,7 +94,7 @@ async def test_conversation_entries_outlive_their_round_and_the_process(
 
     # a new process resumes the session: the conversation entry is in effect, the round one is not
     resumed = session_for(path, "shares")
-    await resumed.ask("Question two?", Recorder())
+    await resumed.ask("Question two?", Recorder().handle)
     system = system_of(resumed, "alice", 0)
     assert "[style] by you (conversation, from question 1):" in system
     assert "Answer in one sentence." in system and "Only for question one." not in system
@@ -113,13 +113,13 @@ async def test_a_failed_round_leaves_no_entries_behind(tmp_path: Path, massmem_h
     bob.backend = ScriptedBackend([RaiseReply(down)])
     recorder = Recorder()
     with pytest.raises(CoordinationError):
-        await runner.ask("Question one?", recorder)
+        await runner.ask("Question one?", recorder.handle)
     assert [e.entry_type for e in recorder.events if isinstance(e, EntryShared)] == ["style"]
     assert runner.session.state.turns == [] and runner.shared_entries() == []
 
     alice.backend = ScriptedBackend([AnswerReply("Fine."), VoteReply("agent1")])
     bob.backend = ScriptedBackend([VoteReply("agent1")])
-    await runner.ask("Question again?", Recorder())
+    await runner.ask("Question again?", Recorder().handle)
     assert "Use Latin." not in alice.backend.requests[0].messages[0].content
     await runner.close()
     runner.session.close()
@@ -138,7 +138,7 @@ async def test_a_cancelled_round_leaves_no_entries_behind(tmp_path: Path, massme
             if isinstance(event, EntryShared):
                 shared.set()
 
-    task = asyncio.create_task(runner.ask("Question one?", Watch()))
+    task = asyncio.create_task(runner.ask("Question one?", Watch().handle))
     await asyncio.wait_for(shared.wait(), 10)
     task.cancel()  # what Ctrl-C does in the interactive mode
     with pytest.raises(asyncio.CancelledError):

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from massmem.cli.session_runner import MAX_QUESTION_CHARS
 from massmem.config import load_config, load_config_text
 from massmem.config.limits import MAX_AGENTS, MAX_CONFIG_BYTES, MAX_DEPTH, MAX_STRING_CHARS
 from massmem.errors import ConfigError
 from massmem.sessions.registry import MAX_COLUMN_CHARS
+from massmem.team.session import MAX_QUESTION_CHARS
 from tests.cli.teams import MULTI_TURN, run_massmem
 from tests.config.conftest import run_validate
 

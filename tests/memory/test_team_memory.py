@@ -8,13 +8,20 @@ from typing import Any
 import pytest
 
 from massmem.agents import TurnContext
-from massmem.agents.team_memory import TeamMemory
 from massmem.backends.scripted import AnswerReply, VoteReply
 from massmem.config.schema import TeamConfig
 from massmem.coordination import MemoryAccessed, Orchestrator, PastTurn
+from massmem.team.memory_binding import MemoryBinding
+from massmem.team.memory_setup import bind_memory, memory_listener
 from tests.coordination.helpers import script, system_of
 
 FACT = "The Bluebird project ships its first release on the 14th of March."
+
+
+def bound(config: TeamConfig, orchestrator: Orchestrator, **session: Any) -> MemoryBinding:
+    memory = bind_memory(config, orchestrator.agents, session_id="s1", **session)
+    assert memory is not None
+    return memory
 
 
 def team(**memory: Any) -> TeamConfig:
@@ -39,10 +46,10 @@ async def test_previous_winners_knowledge_reaches_the_other_agent_next_turn() ->
     alice, bob = orchestrator.agents
     script(alice, AnswerReply(FACT), VoteReply("agent1", "mine"))
     script(bob, VoteReply("agent1", "agreed"))
-    memory = TeamMemory(config, orchestrator.agents, session_id="s1", turn=1)
-    result = await orchestrator.run("When does Bluebird ship?", on_event=memory.on_event)
+    memory = bound(config, orchestrator, turn=1)
+    result = await orchestrator.run("When does Bluebird ship?", on_event=memory_listener(memory))
     assert result.winner == "alice"
-    await memory.finish_turn("When does Bluebird ship?", result)
+    await memory.finish_turn("When does Bluebird ship?", result.winner)
     assert [(w.agent_id, w.turn) for w in memory.winners] == [("alice", 1)]
 
     # Turn 2: bob starts from scratch, but alice's turn-1 knowledge and the shared record reach him.
@@ -50,9 +57,11 @@ async def test_previous_winners_knowledge_reaches_the_other_agent_next_turn() ->
     script(alice, VoteReply("agent2", "right"))
     seen: list[Any] = []
 
+    listen = memory_listener(memory)
+
     def both(event: Any) -> None:
         seen.append(event)
-        memory.on_event(event)
+        listen(event)
 
     await orchestrator.run("Remind me: what ships in March?", on_event=both)
     # each retrieval is an event for the live view: store, query, results, timing
@@ -63,7 +72,7 @@ async def test_previous_winners_knowledge_reaches_the_other_agent_next_turn() ->
     assert "Relevant memories" in first_call
     assert "Bluebird" in first_call
     assert "[alice answer]" in first_call  # shared memory, attributed
-    memory.close()
+    await memory.aclose()
 
 
 @pytest.mark.usefixtures("embedder")
@@ -73,9 +82,9 @@ async def test_exclude_recent_leaves_out_what_the_history_holds_until_compressio
     alice, bob = orchestrator.agents
     script(alice, AnswerReply(FACT), VoteReply("agent1", "mine"))
     script(bob, VoteReply("agent1", "agreed"))
-    memory = TeamMemory(config, orchestrator.agents, session_id="s1", turn=1)
+    memory = bound(config, orchestrator, turn=1)
     result = await orchestrator.run("When does Bluebird ship?")
-    await memory.finish_turn("When does Bluebird ship?", result)
+    await memory.finish_turn("When does Bluebird ship?", result.winner)
     assert memory.held  # turn 1 is now history
 
     script(alice, AnswerReply("Mid March."), VoteReply("agent1", "mine"))
@@ -87,7 +96,7 @@ async def test_exclude_recent_leaves_out_what_the_history_holds_until_compressio
     provide = alice.context_providers[0]
     blocks = await provide(TurnContext("alice", "When does Bluebird ship?", (), compressed=True))
     assert any(b.label == "Relevant memories" and "14th of March" in b.text for b in blocks)
-    memory.close()
+    await memory.aclose()
 
 
 @pytest.mark.usefixtures("embedder")
@@ -97,17 +106,17 @@ async def test_resumed_session_retrieves_on_its_first_call() -> None:
     alice, bob = orchestrator.agents
     script(alice, AnswerReply(FACT), VoteReply("agent1", "mine"))
     script(bob, VoteReply("agent1", "agreed"))
-    first = TeamMemory(config, orchestrator.agents, session_id="s1", turn=1)
+    first = bound(config, orchestrator, turn=1)
     result = await orchestrator.run("When does Bluebird ship?")
-    await first.finish_turn("When does Bluebird ship?", result)
-    first.close()
+    await first.finish_turn("When does Bluebird ship?", result.winner)
+    await first.aclose()
 
     # A later process resumes the session: new agents, the winners history from the session state.
     later = Orchestrator.from_config(config)
     alice2, bob2 = later.agents
     script(bob2, AnswerReply("On March 14th."), VoteReply("agent2", "x"))
     script(alice2, VoteReply("agent2", "x"))
-    resumed = TeamMemory(config, later.agents, session_id="s1", turn=2, winners=[("alice", 1)])
+    resumed = bound(config, later, turn=2, winners=[("alice", 1)])
     await later.run("When is the release?")
     assert "Bluebird" in system_of(bob2)
-    resumed.close()
+    await resumed.aclose()

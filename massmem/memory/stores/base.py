@@ -5,7 +5,7 @@ scored :class:`MemoryResult` rows, best first.  How its results enter an agent's
 context is the store's own decision (:meth:`MemoryStore.update_context`): the default
 renders one clearly labelled block, trimmed to a token budget.
 
-Stores never import the agent layer; :mod:`massmem.agents.store_binding` wraps the
+Stores never import the agent layer; :mod:`massmem.team.memory_binding` wraps the
 rendered text into the agent's context blocks.
 """
 

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from massmem.agents.store_binding import attach_memory_stores
 from massmem.backends.scripted import AnswerReply, VoteReply
 from massmem.config.schema import TeamConfig
 from massmem.context.tokens import estimate_tokens
@@ -25,6 +24,7 @@ from massmem.memory.embedder import LocalEmbedder, collection_slug
 from massmem.memory.stores import build_store
 from massmem.memory.stores.chroma_store import ChromaStore
 from massmem.messages import SystemMessage
+from massmem.team.memory_setup import bind_memory
 from tests.coordination.helpers import scripted
 
 FACTS = (
@@ -250,7 +250,7 @@ async def test_an_agent_writes_and_another_reads(embedder: LocalEmbedder, tmp_pa
     )
     orchestrator = Orchestrator.from_config(config)
     alice, bob = orchestrator.agents
-    binding = attach_memory_stores(config, orchestrator.agents, log_dir=tmp_path)
+    binding = bind_memory(config, orchestrator.agents, session_id="s", log_dir=tmp_path)
     assert binding is not None
     kb = binding.stores["kb"]
     assert isinstance(kb, ChromaStore)
