@@ -109,10 +109,11 @@ class Agent:
         self.system_message = system_message
         self.conversation = conversation if conversation is not None else ConversationMemory()
         self.action_mode: ActionMode = action_mode
+        #: appended to, never replaced: the context manager asks this very list on every call
         self.context_providers: list[ContextProvider] = list(context_providers)
         self.after_turn: list[AfterTurnHook] = list(after_turn)
         self.question = ""
-        #: window, counter, compression and the last call's figure; asks ``context_providers``
+        #: what each call sends: window, counter, compression, the last call's figure
         self.context = ContextManager(id, backend, self.context_providers)
         self._stream_seconds = 0.0
         #: the running call's ``on_context`` (context providers and hooks report through it)
