@@ -236,9 +236,10 @@ class MemoryBinding:
             for reading in seat.readings:
                 if reading.budgeted and remaining <= 0:
                     continue
-                if reading.once_per_question and reading.store.name in seat.queried:
-                    continue
-                seat.queried.add(reading.store.name)
+                if reading.once_per_question:
+                    if reading.store.name in seat.queried:
+                        continue
+                    seat.queried.add(reading.store.name)
                 text = await self._query(
                     seat.agent, reading, context, remaining if reading.budgeted else None
                 )
