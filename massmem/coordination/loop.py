@@ -26,6 +26,7 @@ from massmem.backends.base import Completion
 from massmem.config.schema import OrchestratorConfig
 from massmem.context.compression import CompressionReport
 from massmem.coordination import prompts
+from massmem.coordination.entry_board import EntryBoard
 from massmem.coordination.events import (
     AgentContextUsage,
     AgentFailed,
@@ -36,11 +37,9 @@ from massmem.coordination.events import (
     AgentUpdateInjected,
     AnswerSubmitted,
     ContextCompressed,
-    EntryShared,
     Event,
     FinalAnswerDelta,
     MemoryAccessed,
-    ShareRefused,
     VoteCast,
 )
 from massmem.coordination.prompts import Protocol
@@ -59,19 +58,10 @@ from massmem.coordination.tools import (
     workflow_tools,
 )
 from massmem.errors import InvalidResponse, ProviderUnavailable
-from massmem.memory.scoped_entries import (
-    EntryRefused,
-    ScopedEntry,
-    check_entry,
-    effective_entries,
-    render_entries,
-)
+from massmem.memory.scoped_entries import ScopedEntry
 from massmem.messages import Message, ReasoningDelta, StreamEvent, TextDelta, Usage
 
 __all__ = ["RunLoop", "one_line"]
-
-#: distinct entry types one agent may have in effect at once (a new type beyond is refused)
-MAX_ENTRY_TYPES_PER_AGENT = 8
 
 
 def one_line(error: BaseException, limit: int = 200) -> str:
@@ -154,14 +144,12 @@ class RunLoop:
         self.history = tuple(history)
         #: the round's number (the session's turn number); entries are tagged with it
         self.turn = turn if turn is not None else len(self.history) + 1
-        #: entries of earlier, completed rounds (only conversation-scoped ones can apply)
-        self.past_entries = tuple(shared_entries)
-        #: entries published during this round, in order
-        self.entries: list[ScopedEntry] = []
+        self.board = EntryBoard(config.shared_entries, self.turn, shared_entries)
         self.sharing = config.shared_entries.enabled
         self.state = CoordinationState(tuple(a.id for a in agents))
         self.seats = {
-            a.id: _Seat(a, backend_base=a.backend_seconds, summary_base=a.context.summary_usage) for a in agents
+            a.id: _Seat(a, backend_base=a.backend_seconds, summary_base=a.context.summary_usage)
+            for a in agents
         }
         for agent in agents:
             agent.context.settings.reactive_ratio = config.compression_target_ratio
@@ -515,48 +503,21 @@ class RunLoop:
 
     # -- shared entries -------------------------------------------------------------------------
 
-    def effective_entries(self) -> list[ScopedEntry]:
-        """The shared entries in effect right now (earlier rounds' and this round's)."""
-        return effective_entries([*self.past_entries, *self.entries], self.turn)
+    @property
+    def entries(self) -> list[ScopedEntry]:
+        """Entries published during this round, in order."""
+        return self.board.entries
 
     def _entries_block(self, agent_id: str) -> str | None:
-        entries = self.effective_entries()
-        if not entries:
-            return None
-
-        def name_of(author: str) -> str:
-            if author == agent_id:
-                return "you"
-            return self.state.anon_id(author) if author in self.state.status else author
-
-        return render_entries(entries, name_of, turn=self.turn)
+        return self.board.block_for(
+            agent_id, lambda author: self.state.anon_id(author) if author in self.state.status else None
+        )
 
     def _share(self, agent_id: str, request: ShareRequest) -> str:
         """Publish one requested entry (or refuse it); return the receipt the model is shown."""
-        options = self.config.shared_entries
-        current = self.effective_entries()
-        try:
-            kind, content, scope = check_entry(
-                request.type,
-                request.content,
-                request.scope,
-                allowed_types=options.types,
-                max_chars=options.max_chars,
-            )
-            own_types = {e.type for e in current if e.author == agent_id}
-            if kind not in own_types and len(own_types) >= MAX_ENTRY_TYPES_PER_AGENT:
-                raise EntryRefused(
-                    f"you already have {len(own_types)} entry types in effect; share a new "
-                    f"version of one of them ({', '.join(sorted(own_types))}) instead"
-                )
-        except EntryRefused as why:
-            self.outbox.append(ShareRefused(agent_id, str(why)))
-            return f"Not shared: {why}."
-        replaced = any(e.type == kind and e.author == agent_id for e in current)
-        self.entries.append(ScopedEntry(kind, content, scope, agent_id, self.turn))
-        self.outbox.append(EntryShared(agent_id, kind, scope, content, replaced))
-        suffix = "; it replaces your earlier entry of that type" if replaced else ""
-        return f"Shared as [{kind}] ({scope}){suffix}."
+        receipt, event = self.board.publish(agent_id, request)
+        self.outbox.append(event)
+        return receipt
 
     def _wake_waiting(self, exclude: str) -> None:
         """Agents resting on votes that a new answer just cleared: ask them again, with the news."""
