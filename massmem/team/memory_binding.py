@@ -306,9 +306,15 @@ class MemoryBinding:
         async def after(record: TurnRecord) -> None:
             if seat.persistent is not None:
                 completion = record.completion
-                calls = [{"name": c.name, "arguments": c.arguments} for c in completion.tool_calls]
-                if completion.text.strip() or calls:
-                    seat.said.append({"role": "assistant", "content": completion.text, "tool_calls": calls})
+                text, calls = (
+                    completion.text,
+                    [{"name": c.name, "arguments": c.arguments} for c in completion.tool_calls],
+                )
+                if not calls and (action := _json_action(text)) is not None:
+                    # An action written as JSON text is recorded as the call it stands for, not as prose.
+                    text, calls = "", [action]
+                if text.strip() or calls:
+                    seat.said.append({"role": "assistant", "content": text, "tool_calls": calls})
                 if completion.reasoning.strip():
                     seat.reasoning.append(completion.reasoning)
             if seat.writes:
@@ -441,5 +447,27 @@ def said(record: TurnRecord) -> list[tuple[str, str]]:
             target = str(args.get("agent_id", "")).strip()
             out.append(("vote", f"Voted for {target}: {reason}" if reason else f"Voted for {target}"))
     if not out and not record.completion.tool_calls and record.completion.text.strip():
-        out.append(("text", record.completion.text.strip()))
+        action = _json_action(record.completion.text)
+        if action is None:
+            out.append(("text", record.completion.text.strip()))
+        elif action["name"] == "new_answer" and str(action["arguments"].get("content", "")).strip():
+            out.append(("answer", str(action["arguments"]["content"]).strip()))
+        elif action["name"] == "vote":
+            out.append(("vote", f"Voted for {action['arguments'].get('agent_id', '')}".strip()))
     return out
+
+
+def _json_action(text: str) -> dict[str, Any] | None:
+    """A reply that is only a JSON action (``{"action": "vote", ...}``) as the tool call it stands for."""
+    from massmem.coordination.tools import extract_json_action
+
+    stripped = text.strip()
+    if not stripped.startswith(("{", "```")):
+        return None
+    data = extract_json_action(stripped)
+    if data is None or data.get("action") not in ("new_answer", "vote"):
+        return None
+    return {
+        "name": data["action"],
+        "arguments": {k: v for k, v in data.items() if k not in ("action", "share")},
+    }

@@ -113,9 +113,9 @@ def write_config(
         "    enabled: true",
         "    session_name: codeword",
         "    llm: {provider: none}",
-        "  shared_memory:",
-        f"    enabled: {str(shared).lower()}",
-        f"    persistent: {str(shared).lower()}",
+        # shared persistent memory is on by default (with persistent memory): nothing to switch on
+        "  shared_memory:" if shared else "  shared_memory: {enabled: false, persistent: false}",
+        *(["    window: 10"] if shared else []),
         "  retrieval: {exclude_recent: true, limit: 5}",
         "orchestrator:",
         f"  present_final_answer: {str(present).lower()}",

@@ -3,12 +3,13 @@ shared memory injection, retrieval after compression — on the real store and e
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from massmem.agents import TurnContext
-from massmem.backends.scripted import AnswerReply, VoteReply
+from massmem.backends.scripted import AnswerReply, TextReply, VoteReply
 from massmem.config.schema import TeamConfig
 from massmem.coordination import MemoryAccessed, Orchestrator, PastTurn
 from massmem.team.memory_binding import MemoryBinding
@@ -120,3 +121,28 @@ async def test_resumed_session_retrieves_on_its_first_call() -> None:
     await later.run("When is the release?")
     assert "Bluebird" in system_of(bob2)
     await resumed.aclose()
+
+
+@pytest.mark.usefixtures("embedder")
+async def test_actions_written_as_json_text_are_remembered_as_answers_and_votes() -> None:
+    """A JSON-protocol reply is an action, not prose: memory keeps the answer, never the raw JSON."""
+    config = team(retrieval={"exclude_recent": False}, shared_memory={"enabled": False})
+    orchestrator = Orchestrator.from_config(config)
+    alice, bob = orchestrator.agents
+    script(
+        alice,
+        TextReply(json.dumps({"action": "new_answer", "content": FACT})),
+        TextReply('{"action": "vote", "agent_id": "agent1", "reason": "mine"}'),
+    )
+    script(bob, TextReply('{"action": "vote", "agent_id": "agent1"}'))
+    memory = bound(config, orchestrator, turn=1)
+    result = await orchestrator.run("When does Bluebird ship?")
+    assert result.winner == "alice"
+    await memory.finish_turn("When does Bluebird ship?", result.winner)
+    seat = memory.seats["alice"]
+    assert seat.persistent is not None
+    hits = await seat.persistent.memory.retrieve("Bluebird release", limit=20)
+    texts = [h.text for h in hits]
+    assert any("14th of March" in t for t in texts), texts
+    assert not any('"action"' in t for t in texts), texts
+    await memory.aclose()

@@ -105,7 +105,10 @@ class RecordingConfig(StrictModel):
 class SharedMemoryConfig(StrictModel):
     enabled: bool = Field(default=True, description="Share answers and votes between agents, attributed")
     window: int = Field(default=10, ge=1, description="Recent shared entries shown to each agent")
-    persistent: bool = Field(default=False, description="Also keep shared entries in persistent memory")
+    persistent: bool = Field(
+        default=True,
+        description="Also keep shared entries in persistent memory (when it is on): agents new to a session_name recall them",
+    )
 
 
 class MemoryConfig(StrictModel):
