@@ -35,6 +35,7 @@ from massmem.errors import (
     StateCorrupt,
     StorageError,
     UsageError,
+    redact,
 )
 from massmem.ids import is_safe_id
 from massmem.sessions.migrations import MIGRATIONS
@@ -414,7 +415,14 @@ class SessionRegistry:
 
         ``turns`` sets the count (it never goes down); ``add_turns`` adds to it.  ``error`` is
         replaced on every update, so a successful turn clears an earlier failure.
+
+        ``error`` is scrubbed with :func:`~massmem.errors.redact` (key patterns, masked echoes
+        such as ``sk-SENTI**********3XYZ``, and every key this process registered) before it is
+        stored: the column is shown by ``sessions list`` and kept on disk, and a caller's
+        message must not depend on having been scrubbed upstream.  It is scrubbed before it is
+        clipped, so a cut never leaves half a key that the patterns no longer match.
         """
+        error = redact(error) if error is not None else None
         question, error, last_answer = _clip(question), _clip(error), _clip(last_answer)
         if config_path is not _UNSET:
             config_path = _clip(config_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -14,6 +15,7 @@ import pytest
 from massmem.errors import SessionError, SessionNotFound, StateCorrupt, UsageError
 from massmem.sessions import SessionRegistry
 from massmem.sessions.migrations import MIGRATIONS
+from tests.cli.teams import run_massmem
 
 
 def test_ids_from_the_clock_never_collide() -> None:
@@ -233,3 +235,23 @@ def test_a_process_killed_mid_write_leaves_a_readable_registry(massmem_home: Pat
     assert registry.count() >= 1 + last
     # And the registry keeps working.
     assert registry.update("victim", add_turns=1).turns == turns + 1
+
+
+def test_an_error_with_a_key_is_scrubbed_before_it_is_stored(massmem_home: Path) -> None:
+    """The registry scrubs its error column itself, whatever a caller passed (issue 12)."""
+    key = "sk-SENTINELREGISTRY-9d8c7b6a5f"
+    masked = "sk-SENTI**********3XYZ"
+    registry = SessionRegistry()
+    record = registry.create(session_id="leaky")
+    registry.update(record.id, status="failed", error=f"HTTP 401 for {key}: Incorrect API key {masked}.")
+
+    stored = registry.get(record.id).error or ""
+    assert "HTTP 401 for ***" in stored and "Incorrect API key ***." in stored
+    files = [p for p in massmem_home.rglob("sessions.db*") if p.is_file()]
+    assert files
+    for path in files:
+        assert b"SENTI" not in path.read_bytes(), path
+    listed = run_massmem("sessions", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert "SENTI" not in listed.stdout and "SENTI" not in listed.stderr
+    assert json.loads(listed.stdout)[0]["error"] == stored
