@@ -329,8 +329,9 @@ def _forward_mean_pooled(model: Any, texts: list[str], max_batch: int) -> np.nda
 # --------------------------------------------------------------------------- remote APIs
 
 _REMOTE_DEFAULTS: dict[str, tuple[str, str, str | None]] = {
-    # provider: (default model, key variable, default base url)
-    "openai": ("text-embedding-3-small", "OPENAI_API_KEY", None),
+    # provider: (default model, key variable, default base url: the only URL the variable's key
+    # is sent to; Azure has none of its own, its key goes only to AZURE_OPENAI_ENDPOINT)
+    "openai": ("text-embedding-3-small", "OPENAI_API_KEY", "https://api.openai.com/v1"),
     "together": (
         "togethercomputer/m2-bert-80M-8k-retrieval",
         "TOGETHER_API_KEY",
@@ -356,7 +357,16 @@ def key_variable(provider: str) -> str | None:
 
 
 class RemoteEmbedder(Embedder):
-    """OpenAI, Azure OpenAI or Together embeddings through the OpenAI SDK."""
+    """OpenAI, Azure OpenAI or Together embeddings through the OpenAI SDK.
+
+    The key is ``api_key`` from the config, else the provider's environment variable, but
+    the variable's key only while the embedder talks to the provider's own URL (for Azure:
+    the ``AZURE_OPENAI_ENDPOINT`` it is paired with) — the rule the chat backends follow
+    (:func:`massmem.backends.sdk_backend.resolve_key`).  A custom ``embedding.base_url`` would
+    otherwise receive ``OPENAI_API_KEY`` or ``TOGETHER_API_KEY``, handing it to whatever host
+    that URL names; such an embedder needs ``api_key`` in the config and says so before any
+    request.
+    """
 
     def __init__(
         self,
@@ -382,33 +392,62 @@ class RemoteEmbedder(Embedder):
         self._client: Any = None
         self._lock = threading.Lock()
 
+    def _own_url(self) -> str | None:
+        """The one URL the provider's environment key may be sent to (``None``: none known)."""
+        if self.provider == "azure_openai":
+            return os.environ.get("AZURE_OPENAI_ENDPOINT") or None
+        return _REMOTE_DEFAULTS[self.provider][2]
+
+    def _key(self, endpoint: str) -> str:
+        """The key for ``endpoint``: the config's, else the variable's if ``endpoint`` is its own.
+
+        Checked before any request, so a custom URL without ``api_key`` fails with the fix
+        named instead of sending the environment's key there (or nothing, to learn a 401).
+        """
+        from massmem.errors import register_secret
+
+        if self._api_key:
+            register_secret(self._api_key)
+            return self._api_key
+        own = self._own_url()
+        if own is not None and endpoint.rstrip("/") == own.rstrip("/"):
+            key = os.environ.get(self.key_var, "").strip()
+            if key:
+                register_secret(key)
+                return key
+            raise MemoryError_(
+                f"no API key for {self.provider} embeddings: set {self.key_var} "
+                "or memory.persistent_memory.embedding.api_key"
+            )
+        sent_to = own or "the endpoint in AZURE_OPENAI_ENDPOINT"
+        raise MemoryError_(
+            f"no API key for {self.provider} embeddings at {endpoint}: set "
+            f"memory.persistent_memory.embedding.api_key ({self.key_var} is sent only to {sent_to})"
+        )
+
     def _sdk(self) -> Any:
         if self._client is not None:
             return self._client
         with self._lock:
             if self._client is None:
-                key = self._api_key or os.environ.get(self.key_var)
-                if not key:
+                # openai and together always have a URL (theirs by default); Azure has none of its own
+                endpoint = self.base_url or os.environ.get("AZURE_OPENAI_ENDPOINT") or ""
+                if not endpoint:
                     raise MemoryError_(
-                        f"no API key for {self.provider} embeddings: set {self.key_var} "
-                        "or memory.persistent_memory.embedding.api_key"
+                        "Azure embeddings need an endpoint: set AZURE_OPENAI_ENDPOINT "
+                        "or memory.persistent_memory.embedding.base_url"
                     )
+                key = self._key(endpoint)
                 import openai
 
                 if self.provider == "azure_openai":
-                    endpoint = self.base_url or os.environ.get("AZURE_OPENAI_ENDPOINT")
-                    if not endpoint:
-                        raise MemoryError_(
-                            "Azure embeddings need an endpoint: set AZURE_OPENAI_ENDPOINT "
-                            "or memory.persistent_memory.embedding.base_url"
-                        )
                     self._client = openai.AzureOpenAI(
                         api_key=key,
                         azure_endpoint=endpoint,
                         api_version=os.environ.get("OPENAI_API_VERSION", "2024-10-21"),
                     )
                 else:
-                    self._client = openai.OpenAI(api_key=key, base_url=self.base_url)
+                    self._client = openai.OpenAI(api_key=key, base_url=endpoint)
         return self._client
 
     @property

@@ -36,6 +36,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import os
 import threading
 import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -500,7 +501,27 @@ _BASE_URL_FIELD = {
 }
 
 
+#: mem0 provider: (the variable mem0 reads its key from, the provider's own URL, whether a key is
+#: required).  mem0 sends that variable's key to whatever ``*_base_url`` it is given.
+_NATIVE_KEYS: dict[str, tuple[str, str, bool]] = {
+    "openai": ("OPENAI_API_KEY", "https://api.openai.com/v1", True),
+    "deepseek": ("DEEPSEEK_API_KEY", "https://api.deepseek.com", True),
+    "anthropic": ("ANTHROPIC_API_KEY", "https://api.anthropic.com", True),
+    "xai": ("XAI_API_KEY", "https://api.x.ai/v1", True),
+    "minimax": ("MINIMAX_API_KEY", "https://api.minimax.io/v1", True),
+    # a vLLM server often takes no key: mem0 then sends a placeholder, which is no secret
+    "vllm": ("VLLM_API_KEY", "http://localhost:8000/v1", False),
+}
+
+
 def _native_llm_config(config: PersistentMemoryConfig) -> dict[str, Any]:
+    """mem0's config for a mem0-native extraction LLM, with the key routing of the chat backends.
+
+    mem0 itself falls back to the provider's environment variable (``OPENAI_API_KEY``, …)
+    whatever ``base_url`` it is given, so a custom ``llm.base_url`` would receive that key.
+    The environment's key goes only to the provider's own URL: a custom URL needs
+    ``llm.api_key`` in the config, and its absence is an error here, before any request.
+    """
     llm = config.llm
     out: dict[str, Any] = {}
     if llm.model:
@@ -508,10 +529,18 @@ def _native_llm_config(config: PersistentMemoryConfig) -> dict[str, Any]:
     if llm.api_key is not None:
         out["api_key"] = llm.api_key.get_secret_value()
     if llm.base_url:
-        field_name = _BASE_URL_FIELD.get(llm.provider.lower())
+        provider = llm.provider.lower()
+        field_name = _BASE_URL_FIELD.get(provider)
         if field_name is None:
             raise MemoryError_(
                 f"memory.persistent_memory.llm.base_url is not supported for provider {llm.provider!r}"
             )
         out[field_name] = llm.base_url
+        variable, own_url, needs_key = _NATIVE_KEYS.get(provider, ("", "", False))
+        custom = bool(variable) and llm.base_url.rstrip("/") != own_url.rstrip("/")
+        if custom and llm.api_key is None and (needs_key or os.environ.get(variable)):
+            raise MemoryError_(
+                f"no API key for the {provider} extraction LLM at {llm.base_url}: set "
+                f"memory.persistent_memory.llm.api_key ({variable} is sent only to {own_url})"
+            )
     return out
