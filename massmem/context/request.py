@@ -25,7 +25,7 @@ from typing import Literal
 
 from massmem.backends.base import JsonSchemaFormat, ModelRequest, ToolSpec
 from massmem.context.compression import CompressedView, Entry
-from massmem.messages import Message, SystemMessage
+from massmem.messages import Message, SystemMessage, UserMessage
 
 __all__ = [
     "ContextBlock",
@@ -86,6 +86,9 @@ class TurnPlan:
     response_format: JsonSchemaFormat | None = None
     standalone: bool = False
     history: tuple[Message, ...] = ()
+    #: put this call's context blocks (memories) before the latest user message instead of in
+    #: the system prompt: small models read the turn in front of them, not a long system prompt
+    context_in_prompt: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,9 +112,18 @@ class Draft:
 def build_request(plan: TurnPlan, history: Sequence[Message], blocks: Sequence[ContextBlock]) -> ModelRequest:
     """The system prompt with each block appended as a ``<context>`` element, then ``history``."""
     parts = [f'<context label="{b.label}">\n{b.text.strip()}\n</context>' for b in blocks]
-    system = plan.system + ("\n\n" + "\n\n".join(parts) if parts else "")
+    messages = list(history)
+    latest = next((i for i in range(len(messages) - 1, -1, -1) if isinstance(messages[i], UserMessage)), None)
+    system = plan.system
+    if parts and plan.context_in_prompt and latest is not None:
+        # Only the request carries the blocks; the stored conversation stays as it was.
+        latest_message = messages[latest]
+        assert isinstance(latest_message, UserMessage)
+        messages[latest] = UserMessage("\n\n".join([*parts, latest_message.content]))
+    elif parts:
+        system += "\n\n" + "\n\n".join(parts)
     return ModelRequest(
-        messages=[SystemMessage(system), *history],
+        messages=[SystemMessage(system), *messages],
         tools=plan.tools,
         tool_choice=plan.tool_choice,
         response_format=plan.response_format,

@@ -288,6 +288,7 @@ class RunLoop:
             pin_prompt=pin,
             tools=self._tools if protocol == "tools" else (),
             response_format=response_format,
+            context_in_prompt=protocol == "text",
             history=history,
         )
         state.mark_working(agent_id)

@@ -24,13 +24,14 @@ MIN_SALVAGE_CHARS = 12
 _MARKERS = re.compile(
     r"""
       </?(?:context|answer|earlier_turn)\b[^<>]{0,80}>       # massmem's own prompt blocks
-    | ===\s*(?:END\s+OF\s+)?SHARED\b                          # memory section banners
+    | ===\s*(?:END\s+OF\s+)?(?:SHARED|RELEVANT)\b             # memory section banners
+    | ^[ \t]*•[ \t]*\[(?:Turn|From)\b | \[Tool\ Call:           # memory list items
     | \[/?INST\] | <</?SYS>>                                  # llama-2 chat format
     | <\|[a-z_]{2,20}\|>                                      # ChatML / Llama 3 / Phi control tokens
     | </?(?:start|end)_of_turn>                               # Gemma
     | <(?:your\s+full\s+answer|why|agent\s+id|one\s+of\s[^<>]{0,60})>   # the protocol's placeholders
     """,
-    re.IGNORECASE | re.VERBOSE,
+    re.IGNORECASE | re.VERBOSE | re.MULTILINE,
 )
 
 _PLACEHOLDER = re.compile(r"^\s*(?:<[^<>]{0,60}>|\.{2,}|…|\W*)\s*$")

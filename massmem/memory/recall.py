@@ -102,6 +102,10 @@ def hit_from_point(point: Any, agent_id: str) -> MemoryHit:
     )
 
 
+#: how a raw passage is introduced, by the role of the message it came from
+_SPEAKERS = {"user": "The user said:", "assistant": "The assistant answered:"}
+
+
 def render_hits(hits: Sequence[MemoryHit], *, max_chars: int = 600) -> str:
     """One clearly labelled block listing ``hits``, most relevant first."""
     lines = [
@@ -120,6 +124,9 @@ def render_hits(hits: Sequence[MemoryHit], *, max_chars: int = 600) -> str:
             where = f"[Turn {hit.turn}] " if hit.turn is not None else ""
         else:
             where = f"[From {hit.agent_id} Turn {hit.turn}] "
-        lines.append(f"• {where}{text}")
+        # A raw passage says who said it: "my favourite colour" is the user's, not the model's.
+        raw_words = hit.kind == "raw" and not text.startswith("[")  # not a recorded tool call
+        speaker = _SPEAKERS.get(str(hit.metadata.get("role"))) if raw_words else None
+        lines.append(f'• {where}{speaker} "{text}"' if speaker else f"• {where}{text}")
     lines.append("=== END OF RELEVANT MEMORIES ===")
     return "\n".join(lines)

@@ -36,11 +36,18 @@ ECHOED_PROMPT = (
         "=== END OF SHARED MEMORY ===",
         '<answer id="agent1.1" agent="agent1">',
         "<start_of_turn>model",
+        "• [Turn 1] My favourite colour is green.",
+        "=== RELEVANT MEMORIES (from persistent memory) ===",
     ],
 )
 def test_markup_first_is_not_an_answer(text: str) -> None:
     assert find_scaffolding(text) is not None or text == "<your full answer>"
     assert clean_answer(text) is None
+
+
+def test_an_answer_that_recites_its_memory_list_keeps_only_the_answer() -> None:
+    text = "Your favourite colour is green.\n• [Turn 1] The user said: My favourite colour is green."
+    assert clean_answer(text) == "Your favourite colour is green."
 
 
 def test_an_answer_that_runs_on_into_template_tokens_keeps_its_answer() -> None:
