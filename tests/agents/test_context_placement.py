@@ -33,7 +33,7 @@ async def test_plain_protocol_puts_memories_in_front_of_the_question_not_in_the_
     assert first[-1].content.endswith("What is my colour?")
     # Only the request carries the block: the next call's history holds the question as asked.
     second = backend_of(agent).requests[1].messages
-    assert [m.content for m in second if isinstance(m, UserMessage)][0] == "What is my colour?"
+    assert next(m.content for m in second if isinstance(m, UserMessage)) == "What is my colour?"
 
 
 async def test_other_protocols_keep_memories_in_the_system_prompt() -> None:
