@@ -1,10 +1,9 @@
-"""Time the local model path: GGUF assembly, server start, first token, decode speed.
+"""Time the local model path: finding the GGUF, server start, first token, decode speed.
 
 Usage:  python scripts/bench_local_server.py [--n-ctx 512] [--runs 5] [--max-tokens 64] [--threads N]
 
-Runs entirely on 127.0.0.1 with the packaged Gemma 3 270M model and prints a
-table.  MASSMEM_HOME points at a temporary directory unless already set, so
-the first assembly is measured cold.
+Runs entirely on 127.0.0.1 with the packaged SmolLM2 135M Instruct model and
+prints a table.  MASSMEM_HOME points at a temporary directory unless already set.
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ async def measure(args: argparse.Namespace) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     t0 = time.perf_counter()
     gguf = default_gguf()
-    rows.append(("GGUF assembly (first time)", f"{time.perf_counter() - t0:.2f} s"))
+    rows.append(("GGUF lookup (first time)", f"{(time.perf_counter() - t0) * 1000:.1f} ms"))
     t0 = time.perf_counter()
     default_gguf()
     rows.append(("GGUF lookup (reused)", f"{(time.perf_counter() - t0) * 1000:.1f} ms"))

