@@ -19,6 +19,7 @@ __all__ = [
     "Finished",
     "Message",
     "ReasoningDelta",
+    "ServerToolActivity",
     "StreamEvent",
     "SystemMessage",
     "TextDelta",
@@ -98,6 +99,20 @@ class ReasoningDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class ServerToolActivity:
+    """A tool the provider runs itself (web search, code execution) did something.
+
+    Kept apart from :class:`ToolCall` on purpose: massmem must never try to answer a
+    server-side call, only show it in the live view.  ``tool`` is the provider's own name
+    (``web_search``, ``code_execution``...), ``detail`` a short human line (a query, a status).
+    """
+
+    tool: str
+    detail: str = ""
+    kind: Literal["server_tool"] = "server_tool"
+
+
+@dataclass(frozen=True, slots=True)
 class Usage:
     """Token usage as reported by the provider (``estimated`` when we had to count ourselves)."""
 
@@ -151,7 +166,7 @@ class Finished:
     kind: Literal["finished"] = "finished"
 
 
-StreamEvent: TypeAlias = TextDelta | ReasoningDelta | ToolCall | Usage | Finished
+StreamEvent: TypeAlias = TextDelta | ReasoningDelta | ServerToolActivity | ToolCall | Usage | Finished
 
 
 # -- plain-data round trip (session state, debug dumps) ---------------------------------------

@@ -18,6 +18,7 @@ from massmem.messages import (
     FinishReason,
     Message,
     ReasoningDelta,
+    ServerToolActivity,
     StreamEvent,
     TextDelta,
     ToolCall,
@@ -132,6 +133,10 @@ async def collect(
                     on_event(event)
             case ReasoningDelta(text=t):
                 reasoning.append(t)
+                if on_event is not None:
+                    on_event(event)
+            case ServerToolActivity():
+                # The provider ran it; shown live, never collected as a call to answer.
                 if on_event is not None:
                     on_event(event)
             case ToolCall():

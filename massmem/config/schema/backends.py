@@ -7,9 +7,9 @@ of this module once every member exists.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal, TypeAlias
+from typing import Annotated, Any, ClassVar, Literal, TypeAlias
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from massmem.config.schema.base import StrictModel
 
@@ -18,6 +18,7 @@ __all__ = [
     "CHAT_PRESETS",
     "LOCAL_CHAT_PRESETS",
     "LOCAL_MAX_TOKENS",
+    "PROVIDER_TOOL_KEYS",
     "ActionMode",
     "BackendConfig",
     "ChatCompletionBackendConfig",
@@ -36,7 +37,22 @@ __all__ = [
 ActionMode: TypeAlias = Literal["auto", "tools", "json", "text"]
 
 
+#: provider-side tool switches (MassGen's spelling) -> where each one runs
+PROVIDER_TOOL_KEYS: dict[str, str] = {
+    "enable_web_search": "openai, claude, gemini, or chatcompletion with provider: grok",
+    "enable_code_execution": "claude or gemini",
+    "enable_code_interpreter": "openai",
+}
+
+
+def _tool_switch(what: str) -> Any:
+    """A provider-side tool switch; the provider runs the tool, massmem only asks for it."""
+    return Field(default=False, description=f"Let the provider run its own {what} tool")
+
+
 class _BackendBase(StrictModel):
+    #: the provider-side tool switches this backend type accepts (see ``provider_tools``)
+    PROVIDER_TOOLS: ClassVar[frozenset[str]] = frozenset()
     model: str = Field(min_length=1, description="Model name as the provider knows it")
     api_key: SecretStr | None = Field(
         default=None, description="Key; prefer ${ENV_VAR} interpolation or the provider's variable"
@@ -54,6 +70,30 @@ class _BackendBase(StrictModel):
     fallback: list[BackendConfig] = Field(
         default_factory=list, description="Backends tried in order when this one fails for good"
     )
+
+    @field_validator(*PROVIDER_TOOL_KEYS, check_fields=False)
+    @classmethod
+    def _provider_has_tool(cls, v: bool, info: ValidationInfo) -> bool:
+        """Refuse a switch the provider has no tool for, at the key's own line.
+
+        A field validator (not a model validator) so that the issue carries the key's
+        path; the chat backend declares the switches after ``provider`` so it can see it.
+        """
+        key = str(info.field_name)
+        if v and key not in cls.provider_tools(info.data):
+            kind = cls.model_fields["type"].annotation
+            name = str(getattr(kind, "__args__", ("this",))[0])
+            if name == "chatcompletion" and info.data.get("provider"):
+                name = f"chatcompletion (provider: {info.data['provider']})"
+            raise ValueError(
+                f"the {name} backend has no provider-side tool for {key}; it runs on {PROVIDER_TOOL_KEYS[key]}"
+            )
+        return v
+
+    @classmethod
+    def provider_tools(cls, data: dict[str, Any]) -> frozenset[str]:
+        """The tool switches accepted, given the fields validated so far."""
+        return cls.PROVIDER_TOOLS
 
     @field_validator("base_url")
     @classmethod
@@ -109,6 +149,15 @@ class ChatCompletionBackendConfig(_BackendBase):
     extra_headers: dict[str, SecretStr] = Field(
         default_factory=dict, description="Sent with every request; values are secrets, masked like api_key"
     )
+    # Declared here, after ``provider``: the check needs to know the provider.
+    enable_web_search: bool = _tool_switch("web search (provider: grok only: xAI live search)")
+    enable_code_execution: bool = _tool_switch("code execution (no chatcompletion provider has one)")
+    enable_code_interpreter: bool = _tool_switch("code interpreter (no chatcompletion provider has one)")
+
+    @classmethod
+    def provider_tools(cls, data: dict[str, Any]) -> frozenset[str]:
+        """Only xAI's Chat Completions runs a search itself (live search)."""
+        return frozenset({"enable_web_search"}) if data.get("provider") == "grok" else frozenset()
 
     @model_validator(mode="after")
     def _needs_target(self) -> ChatCompletionBackendConfig:
@@ -139,6 +188,11 @@ class OpenAIBackendConfig(_BackendBase):
     reasoning_summary: Literal["auto", "concise", "detailed"] | None = Field(
         default=None, description="Stream a summary of the model's reasoning"
     )
+    enable_web_search: bool = _tool_switch("web search (Responses web_search)")
+    enable_code_execution: bool = _tool_switch("code execution (not on openai: use enable_code_interpreter)")
+    enable_code_interpreter: bool = _tool_switch("code interpreter (Responses code_interpreter)")
+
+    PROVIDER_TOOLS = frozenset({"enable_web_search", "enable_code_interpreter"})
 
 
 class ClaudeBackendConfig(_BackendBase):
@@ -146,6 +200,13 @@ class ClaudeBackendConfig(_BackendBase):
 
     type: Literal["claude"]
     thinking_budget: int | None = Field(default=None, ge=1024, description="Extended thinking token budget")
+    enable_web_search: bool = _tool_switch("web search (server tool web_search_20250305)")
+    enable_code_execution: bool = _tool_switch("code execution (server tool code_execution_20250522)")
+    enable_code_interpreter: bool = _tool_switch(
+        "code interpreter (not on claude: use enable_code_execution)"
+    )
+
+    PROVIDER_TOOLS = frozenset({"enable_web_search", "enable_code_execution"})
 
 
 class GeminiBackendConfig(_BackendBase):
@@ -155,6 +216,13 @@ class GeminiBackendConfig(_BackendBase):
     thinking_budget: int | None = Field(
         default=None, ge=0, description="Thinking token budget (0 turns it off)"
     )
+    enable_web_search: bool = _tool_switch("web search (google_search grounding)")
+    enable_code_execution: bool = _tool_switch("code execution (code_execution tool)")
+    enable_code_interpreter: bool = _tool_switch(
+        "code interpreter (not on gemini: use enable_code_execution)"
+    )
+
+    PROVIDER_TOOLS = frozenset({"enable_web_search", "enable_code_execution"})
 
 
 class LocalBackendConfig(_BackendBase):
@@ -175,6 +243,10 @@ class LocalBackendConfig(_BackendBase):
     host: str = Field(default="127.0.0.1", description="Interface the server listens on")
     port: int | None = Field(default=None, gt=0, lt=65536, description="Default: a free port")
     startup_timeout: float = Field(default=120.0, gt=0, description="Seconds to wait for the server to load")
+    # Accepted as keys only to refuse them clearly: a local model has no provider-side tools.
+    enable_web_search: bool = _tool_switch("web search (none on local)")
+    enable_code_execution: bool = _tool_switch("code execution (none on local)")
+    enable_code_interpreter: bool = _tool_switch("code interpreter (none on local)")
 
 
 class ScriptedShare(StrictModel):
