@@ -16,7 +16,7 @@ backend costs nothing at start-up; the SDK's own retries are switched off
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -44,6 +44,7 @@ from massmem.messages import (
     FinishReason,
     Message,
     ReasoningDelta,
+    ServerToolActivity,
     StreamEvent,
     SystemMessage,
     TextDelta,
@@ -152,8 +153,13 @@ def build_params(
     temperature: float | None = None,
     reasoning_effort: ReasoningEffort | None = None,
     reasoning_summary: ReasoningSummary | None = None,
+    server_tools: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """The keyword arguments for ``responses.create`` (without ``stream``).
+
+    ``server_tools`` are Responses' own tool definitions (``web_search``,
+    ``code_interpreter``): sent as they are beside the function tools, because OpenAI
+    runs them and only reports what they did.
 
     ``store`` is off: massmem keeps its own history and sends it whole, so
     there is no reason to leave copies of every turn on OpenAI's side.
@@ -175,6 +181,8 @@ def build_params(
             for tool in request.tools
         ]
         params["tool_choice"] = request.tool_choice
+    if server_tools:
+        params["tools"] = [*params.get("tools", []), *(dict(t) for t in server_tools)]
     if request.response_format is not None:
         params["text"] = {
             "format": {
@@ -426,7 +434,10 @@ class ResponsesTranslator:
         self.calls[key] = pending
 
     def _complete_item(self, item: Any) -> list[StreamEvent]:
-        if getattr(item, "type", None) != "function_call":
+        kind = getattr(item, "type", None)
+        if kind in SERVER_TOOL_ITEMS:
+            return [_server_activity(item)]
+        if kind != "function_call":
             return []
         key, fresh = self._new_call(item)
         pending = self.calls.setdefault(key, fresh)
@@ -478,6 +489,33 @@ class ResponsesTranslator:
         return out
 
 
+#: output items of the tools OpenAI runs itself; shown, never answered
+SERVER_TOOL_ITEMS: dict[str, str] = {
+    "web_search_call": "web_search",
+    "code_interpreter_call": "code_interpreter",
+    "file_search_call": "file_search",
+}
+
+
+def _server_activity(item: Any) -> ServerToolActivity:
+    """A finished server-tool item as a line for the live view (the query or the code's start)."""
+    tool = SERVER_TOOL_ITEMS[str(getattr(item, "type", ""))]
+    action = getattr(item, "action", None)
+    detail = getattr(action, "query", None) or getattr(item, "code", None) or getattr(item, "status", None)
+    return ServerToolActivity(tool, str(detail or "").strip()[:200])
+
+
+def server_tool_definitions(*, web_search: bool, code_interpreter: bool) -> list[dict[str, Any]]:
+    """Responses' own tool definitions for the switches that are on."""
+    tools: list[dict[str, Any]] = []
+    if web_search:
+        tools.append({"type": "web_search"})
+    if code_interpreter:
+        # ``auto``: OpenAI makes (or reuses) a container for the call; massmem keeps no files there.
+        tools.append({"type": "code_interpreter", "container": {"type": "auto"}})
+    return tools
+
+
 def _usage(raw: Any) -> Usage | None:
     if raw is None:
         return None
@@ -515,6 +553,7 @@ class OpenAIResponsesBackend(SdkBackend["AsyncOpenAI"]):
         reasoning_summary: ReasoningSummary | None = None,
         context_window: int | None = None,
         agent_id: str | None = None,
+        server_tools: Sequence[dict[str, Any]] = (),
     ) -> None:
         reasoning = is_reasoning_model(model) or reasoning_effort is not None
         super().__init__(
@@ -535,6 +574,7 @@ class OpenAIResponsesBackend(SdkBackend["AsyncOpenAI"]):
         self.temperature = temperature
         self.reasoning_effort = reasoning_effort
         self.reasoning_summary = reasoning_summary
+        self.server_tools = list(server_tools)
 
     def _new_client(self) -> AsyncOpenAI:
         from openai import AsyncOpenAI
@@ -551,6 +591,7 @@ class OpenAIResponsesBackend(SdkBackend["AsyncOpenAI"]):
             temperature=self.temperature,
             reasoning_effort=self.reasoning_effort,
             reasoning_summary=self.reasoning_summary,
+            server_tools=self.server_tools,
         )
 
     async def _events(self, client: AsyncOpenAI, request: ModelRequest) -> AsyncGenerator[StreamEvent, None]:
@@ -580,6 +621,9 @@ def from_config(config: OpenAIBackendConfig, **context: Any) -> OpenAIResponsesB
         reasoning_summary=config.reasoning_summary,
         context_window=config.context_window,
         agent_id=context.get("agent_id"),
+        server_tools=server_tool_definitions(
+            web_search=config.enable_web_search, code_interpreter=config.enable_code_interpreter
+        ),
     )
 
 

@@ -21,6 +21,7 @@ from massmem.errors import (
 from massmem.messages import (
     AssistantMessage,
     Finished,
+    ServerToolActivity,
     SystemMessage,
     TextDelta,
     ToolCall,
@@ -344,3 +345,46 @@ def test_no_exception_type_escapes_the_boundary() -> None:
 
     error = translate_exception(ValueError("odd"), agent_id="a")
     assert type(error) is BackendError and "ValueError: odd" in str(error)
+
+
+# -- provider-side tools ------------------------------------------------------------------------
+
+VOTE_TOOL = ToolSpec(
+    "vote", "Vote for an answer", {"type": "object", "properties": {"agent_id": {"type": "string"}}}
+)
+
+
+async def test_provider_tools_ride_beside_function_tools(loopback: LoopbackServer, make: Factory) -> None:
+    """OpenAI's own tool definitions go in ``tools`` as they are; the function tools stay functions."""
+    loopback.push(rp.ResponsesStream().text("ok").completed().reply())
+    request = ModelRequest([UserMessage("hi")], tools=[VOTE_TOOL])
+    await collect(make(enable_web_search=True, enable_code_interpreter=True).stream(request))
+    tools = loopback.last_json()["tools"]
+    assert [t["type"] for t in tools] == ["function", "web_search", "code_interpreter"]
+    assert tools[1] == {"type": "web_search"}
+    assert tools[2] == {"type": "code_interpreter", "container": {"type": "auto"}}
+
+
+async def test_provider_tools_sent_without_function_tools(loopback: LoopbackServer, make: Factory) -> None:
+    """In the JSON/text protocols there are no function tools, but the search is still asked for."""
+    loopback.push(rp.ResponsesStream().text("ok").completed().reply())
+    await collect(make(enable_web_search=True).stream(HELLO))
+    body = loopback.last_json()
+    assert body["tools"] == [{"type": "web_search"}] and "tool_choice" not in body
+
+
+async def test_web_search_call_is_shown_not_answered(loopback: LoopbackServer, make: Factory) -> None:
+    """A streamed ``web_search_call`` becomes ServerToolActivity, never a ToolCall; the text is whole."""
+    loopback.push(
+        rp.ResponsesStream()
+        .web_search_call("massmem release date")
+        .text("It was ", "2026.")
+        .completed()
+        .reply()
+    )
+    request = ModelRequest([UserMessage("when?")], tools=[VOTE_TOOL])
+    seen: list[Any] = []
+    done = await collect(make(enable_web_search=True).stream(request), seen.append)
+    assert done.tool_calls == [] and done.finish_reason == "stop"
+    assert done.text == "It was 2026."
+    assert ServerToolActivity("web_search", "massmem release date") in seen

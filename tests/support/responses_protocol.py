@@ -174,6 +174,29 @@ class ResponsesStream:
         self.output.append(item)
         return self
 
+    def web_search_call(self, query: str) -> ResponsesStream:
+        """A ``web_search`` the provider runs itself: its own item and progress events, no arguments."""
+        index = len(self.output)
+        item_id = f"ws_{index}"
+        self._emit(
+            "response.output_item.added",
+            {
+                "output_index": index,
+                "item": {"id": item_id, "type": "web_search_call", "status": "in_progress"},
+            },
+        )
+        for stage in ("in_progress", "searching", "completed"):
+            self._emit(f"response.web_search_call.{stage}", {"item_id": item_id, "output_index": index})
+        item = {
+            "id": item_id,
+            "type": "web_search_call",
+            "status": "completed",
+            "action": {"type": "search", "query": query},
+        }
+        self._emit("response.output_item.done", {"output_index": index, "item": item})
+        self.output.append(item)
+        return self
+
     def function_call(
         self, name: str, arguments: Any, call_id: str = "call_1", pieces: int = 3
     ) -> ResponsesStream:
