@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +47,7 @@ from massmem.messages import (
     FinishReason,
     Message,
     ReasoningDelta,
+    ServerToolActivity,
     StreamEvent,
     SystemMessage,
     TextDelta,
@@ -162,8 +163,13 @@ def build_params(
     max_tokens: int | None = None,
     thinking_budget: int | None = None,
     thinking: Mapping[str, list[dict[str, Any]]] | None = None,
+    server_tools: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    """The keyword arguments for ``messages.create`` (without ``stream``)."""
+    """The keyword arguments for ``messages.create`` (without ``stream``).
+
+    ``server_tools`` are Anthropic's server tool definitions (web search, code
+    execution), sent as they are after the function tools: Anthropic runs them.
+    """
     system, messages = _messages(request.messages, thinking)
     limit = request.max_tokens or max_tokens or DEFAULT_MAX_TOKENS
     if thinking_budget:
@@ -181,6 +187,8 @@ def build_params(
         if thinking_budget and choice == "any":
             choice = "auto"  # forced tool use is not allowed together with extended thinking
         params["tool_choice"] = {"type": choice}
+    if server_tools:
+        params["tools"] = [*params.get("tools", []), *(dict(t) for t in server_tools)]
     if request.response_format is not None:
         params["output_config"] = {
             "format": {"type": "json_schema", "schema": request.response_format.schema}
@@ -395,6 +403,10 @@ class ClaudeTranslator:
             item.name = str(getattr(block, "name", "") or "")
             raw_input = getattr(block, "input", None)
             item.initial_input = dict(raw_input) if isinstance(raw_input, Mapping) else {}
+        elif kind == "server_tool_use":
+            item.name = str(getattr(block, "name", "") or "")
+            raw_input = getattr(block, "input", None)
+            item.initial_input = dict(raw_input) if isinstance(raw_input, Mapping) else {}
         elif kind == "redacted_thinking":
             item.data = str(getattr(block, "data", "") or "")
         self.blocks[index] = item
@@ -431,6 +443,9 @@ class ClaudeTranslator:
                 raw = json.dumps(block.initial_input)
             self.tool_ids.append(block.tool_id)
             return [ToolCall.from_raw(block.tool_id, block.name, raw)]
+        elif block.kind == "server_tool_use":
+            # Anthropic runs it and streams its result block itself: show it, never answer it.
+            return [_server_activity(block)]
         return []
 
     def close(self) -> list[StreamEvent]:
@@ -450,6 +465,32 @@ class ClaudeTranslator:
             cached_tokens=self.cached_tokens,
         )
         return [usage, Finished(reason)]
+
+
+def _server_activity(block: _Block) -> ServerToolActivity:
+    """A finished ``server_tool_use`` block as a line for the live view (its query or command)."""
+    try:
+        arguments = json.loads("".join(block.fragments)) if "".join(block.fragments).strip() else {}
+    except ValueError:
+        arguments = {}
+    if not isinstance(arguments, dict) or not arguments:
+        arguments = block.initial_input
+    detail = next((str(arguments[k]) for k in ("query", "command", "code") if arguments.get(k)), "")
+    return ServerToolActivity(block.name or "server_tool", detail.strip()[:200])
+
+
+def server_tool_definitions(*, web_search: bool, code_execution: bool) -> list[dict[str, Any]]:
+    """Anthropic's server tool definitions for the switches that are on.
+
+    Both are generally available in the Messages API of anthropic 2.x (the SDK lists them
+    in ``ToolUnionParam`` outside ``beta``), so no ``anthropic-beta`` header is sent.
+    """
+    tools: list[dict[str, Any]] = []
+    if web_search:
+        tools.append({"type": "web_search_20250305", "name": "web_search"})
+    if code_execution:
+        tools.append({"type": "code_execution_20250825", "name": "code_execution"})
+    return tools
 
 
 # --------------------------------------------------------------------------------- backend
@@ -474,6 +515,7 @@ class ClaudeBackend(SdkBackend["AsyncAnthropic"]):
         thinking_budget: int | None = None,
         context_window: int | None = None,
         agent_id: str | None = None,
+        server_tools: Sequence[dict[str, Any]] = (),
     ) -> None:
         super().__init__(
             model=model,
@@ -491,6 +533,7 @@ class ClaudeBackend(SdkBackend["AsyncAnthropic"]):
         )
         self.max_tokens = max_tokens
         self.thinking_budget = thinking_budget
+        self.server_tools = list(server_tools)
         # tool_use id -> the signed thinking blocks that preceded it, for the next request.
         self._thinking: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
 
@@ -508,6 +551,7 @@ class ClaudeBackend(SdkBackend["AsyncAnthropic"]):
             max_tokens=self.max_tokens,
             thinking_budget=self.thinking_budget,
             thinking=self._thinking,
+            server_tools=self.server_tools,
         )
 
     def _remember_thinking(self, translator: ClaudeTranslator) -> None:
@@ -546,6 +590,9 @@ def from_config(config: ClaudeBackendConfig, **context: Any) -> ClaudeBackend:
         thinking_budget=config.thinking_budget,
         context_window=config.context_window,
         agent_id=context.get("agent_id"),
+        server_tools=server_tool_definitions(
+            web_search=config.enable_web_search, code_execution=config.enable_code_execution
+        ),
     )
 
 

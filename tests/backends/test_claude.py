@@ -22,6 +22,7 @@ from massmem.messages import (
     AssistantMessage,
     Finished,
     ReasoningDelta,
+    ServerToolActivity,
     SystemMessage,
     TextDelta,
     ToolCall,
@@ -305,3 +306,38 @@ def test_no_exception_type_escapes_the_boundary() -> None:
 
     error = translate_exception(TypeError("odd"), agent_id="a")
     assert type(error) is BackendError and "TypeError: odd" in str(error)
+
+
+# -- provider-side tools ------------------------------------------------------------------------
+
+VOTE_TOOL = ToolSpec(
+    "vote", "Vote for an answer", {"type": "object", "properties": {"agent_id": {"type": "string"}}}
+)
+
+
+async def test_server_tools_ride_beside_function_tools(loopback: LoopbackServer, make: Factory) -> None:
+    """Anthropic's own server tool definitions go in ``tools`` unchanged, after the function tools."""
+    loopback.push(ap.text_reply("ok"))
+    request = ModelRequest([UserMessage("hi")], tools=[VOTE_TOOL])
+    await collect(make(enable_web_search=True, enable_code_execution=True).stream(request))
+    sent = loopback.requests[-1]
+    tools = sent.json()["tools"]
+    assert tools[0]["name"] == "vote" and "input_schema" in tools[0]
+    assert tools[1:] == [
+        {"type": "web_search_20250305", "name": "web_search"},
+        {"type": "code_execution_20250825", "name": "code_execution"},
+    ]
+    assert "anthropic-beta" not in sent.headers  # both are generally available
+
+
+async def test_server_tool_use_is_shown_not_answered(loopback: LoopbackServer, make: Factory) -> None:
+    """``server_tool_use`` + ``web_search_tool_result`` blocks: ServerToolActivity, no ToolCall, text whole."""
+    loopback.push(
+        ap.MessageStream().web_search("massmem release").text("It shipped ", "in 2026.").stop().reply()
+    )
+    request = ModelRequest([UserMessage("when?")], tools=[VOTE_TOOL])
+    seen: list[Any] = []
+    done = await collect(make(enable_web_search=True).stream(request), seen.append)
+    assert done.tool_calls == [] and done.finish_reason == "stop"
+    assert done.text == "It shipped in 2026."
+    assert ServerToolActivity("web_search", "massmem release") in seen

@@ -102,6 +102,28 @@ class MessageStream:
         )
         return self
 
+    def web_search(self, query: str, tool_id: str = "srvtoolu_01") -> MessageStream:
+        """A search Anthropic runs itself: a ``server_tool_use`` block, then its result block."""
+        self._block(
+            {"type": "server_tool_use", "id": tool_id, "name": "web_search", "input": {}},
+            [{"type": "input_json_delta", "partial_json": f} for f in ("", json.dumps({"query": query}))],
+        )
+        result = {
+            "type": "web_search_tool_result",
+            "tool_use_id": tool_id,
+            "content": [
+                {
+                    "type": "web_search_result",
+                    "url": "https://example.org/massmem",
+                    "title": "massmem",
+                    "encrypted_content": "EqgfCioIARgBIiQ3YTAw",
+                    "page_age": None,
+                }
+            ],
+        }
+        self._block(result, [])
+        return self
+
     def stop(self, stop_reason: str = "end_turn", output_tokens: int = 9) -> MessageStream:
         self._emit(
             "message_delta",

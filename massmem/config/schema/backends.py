@@ -111,6 +111,7 @@ CHAT_PRESETS: tuple[str, ...] = (
     "cerebras",
     "fireworks",
     "openrouter",
+    "zai",
     "vllm",
     "sglang",
     "lmstudio",
@@ -138,6 +139,7 @@ class ChatCompletionBackendConfig(_BackendBase):
             "cerebras",
             "fireworks",
             "openrouter",
+            "zai",
             "vllm",
             "sglang",
             "lmstudio",
@@ -201,7 +203,7 @@ class ClaudeBackendConfig(_BackendBase):
     type: Literal["claude"]
     thinking_budget: int | None = Field(default=None, ge=1024, description="Extended thinking token budget")
     enable_web_search: bool = _tool_switch("web search (server tool web_search_20250305)")
-    enable_code_execution: bool = _tool_switch("code execution (server tool code_execution_20250522)")
+    enable_code_execution: bool = _tool_switch("code execution (server tool code_execution_20250825)")
     enable_code_interpreter: bool = _tool_switch(
         "code interpreter (not on claude: use enable_code_execution)"
     )
