@@ -23,7 +23,7 @@ import json
 import re
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -52,6 +52,7 @@ from massmem.messages import (
     FinishReason,
     Message,
     ReasoningDelta,
+    ServerToolActivity,
     StreamEvent,
     SystemMessage,
     TextDelta,
@@ -204,8 +205,13 @@ def build_config(
     max_tokens: int | None = None,
     temperature: float | None = None,
     thinking_budget: int | None = None,
+    server_tools: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    """The ``GenerateContentConfig`` (as a dict) for one request."""
+    """The ``GenerateContentConfig`` (as a dict) for one request.
+
+    ``server_tools`` are Gemini's built-in tools (``google_search``, ``code_execution``),
+    each its own ``Tool`` entry beside the function declarations: Google runs them.
+    """
     config: dict[str, Any] = {
         # massmem executes tools itself and retries in its own wrapper.
         "automatic_function_calling": {"disable": True},
@@ -224,6 +230,8 @@ def build_config(
         ]
         mode = {"auto": "AUTO", "required": "ANY", "none": "NONE"}[request.tool_choice]
         config["tool_config"] = {"function_calling_config": {"mode": mode}}
+    if server_tools:
+        config["tools"] = [*config.get("tools", []), *(dict(t) for t in server_tools)]
     if request.response_format is not None:
         config["response_mime_type"] = "application/json"
         config["response_json_schema"] = request.response_format.schema
@@ -386,6 +394,7 @@ class GeminiTranslator:
         self.finish: str | None = None
         self.blocked = False
         self.calls: dict[str, _CallOrigin] = {}
+        self.searches: set[str] = set()
 
     def feed(self, chunk: Any) -> list[StreamEvent]:
         out: list[StreamEvent] = []
@@ -401,12 +410,32 @@ class GeminiTranslator:
         content = getattr(candidate, "content", None)
         for part in getattr(content, "parts", None) or []:
             out += self._part(part)
+        out += self._grounding(getattr(candidate, "grounding_metadata", None))
         reason = getattr(candidate, "finish_reason", None)
         if reason is not None:
             self.finish = str(getattr(reason, "value", reason))
         return out
 
+    def _grounding(self, metadata: Any) -> list[StreamEvent]:
+        """Google Search ran: each query it made, once (the metadata repeats in later chunks)."""
+        out: list[StreamEvent] = []
+        for query in getattr(metadata, "web_search_queries", None) or []:
+            if query and query not in self.searches:
+                self.searches.add(query)
+                out.append(ServerToolActivity("google_search", str(query)[:200]))
+        return out
+
     def _part(self, part: Any) -> list[StreamEvent]:
+        code = getattr(part, "executable_code", None)
+        if code is not None:
+            # Google runs the code itself; its parts are shown, never answered.
+            return [ServerToolActivity("code_execution", str(getattr(code, "code", "") or "").strip()[:200])]
+        result = getattr(part, "code_execution_result", None)
+        if result is not None:
+            outcome = getattr(result, "outcome", None)
+            outcome = str(getattr(outcome, "value", outcome) or "")
+            output = str(getattr(result, "output", "") or "").strip()
+            return [ServerToolActivity("code_execution", f"{outcome}: {output}"[:200] if output else outcome)]
         call = getattr(part, "function_call", None)
         if call is not None:
             gemini_id = getattr(call, "id", None) or None
@@ -457,6 +486,16 @@ class GeminiTranslator:
         return out
 
 
+def server_tool_definitions(*, web_search: bool, code_execution: bool) -> list[dict[str, Any]]:
+    """Gemini's built-in tool entries for the switches that are on."""
+    tools: list[dict[str, Any]] = []
+    if web_search:
+        tools.append({"google_search": {}})
+    if code_execution:
+        tools.append({"code_execution": {}})
+    return tools
+
+
 # --------------------------------------------------------------------------------- backend
 
 
@@ -480,6 +519,7 @@ class GeminiBackend(SdkBackend["Client"]):
         thinking_budget: int | None = None,
         context_window: int | None = None,
         agent_id: str | None = None,
+        server_tools: Sequence[dict[str, Any]] = (),
     ) -> None:
         reasoning = (thinking_budget or 0) > 0 or (thinking_budget is None and thinks_by_default(model))
         super().__init__(
@@ -499,6 +539,7 @@ class GeminiBackend(SdkBackend["Client"]):
         self.max_tokens = max_tokens
         self.temperature = temperature
         self.thinking_budget = thinking_budget
+        self.server_tools = list(server_tools)
         # massmem tool-call id -> Gemini's id and thought signature, for replaying the call.
         self._calls: OrderedDict[str, _CallOrigin] = OrderedDict()
 
@@ -527,6 +568,7 @@ class GeminiBackend(SdkBackend["Client"]):
             max_tokens=self.max_tokens,
             temperature=self.temperature,
             thinking_budget=self.thinking_budget,
+            server_tools=self.server_tools,
         )
         return contents, config
 
@@ -568,6 +610,9 @@ def from_config(config: GeminiBackendConfig, **context: Any) -> GeminiBackend:
         thinking_budget=config.thinking_budget,
         context_window=config.context_window,
         agent_id=context.get("agent_id"),
+        server_tools=server_tool_definitions(
+            web_search=config.enable_web_search, code_execution=config.enable_code_execution
+        ),
     )
 
 

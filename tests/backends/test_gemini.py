@@ -17,6 +17,7 @@ from massmem.messages import (
     AssistantMessage,
     Finished,
     ReasoningDelta,
+    ServerToolActivity,
     SystemMessage,
     TextDelta,
     ToolCall,
@@ -308,3 +309,53 @@ def test_no_exception_type_escapes_the_boundary() -> None:
 
     error = translate_exception(ValueError("partial_args is not supported"), agent_id="a")
     assert type(error) is BackendError and "ValueError" in str(error)
+
+
+# -- provider-side tools ------------------------------------------------------------------------
+
+VOTE_TOOL = ToolSpec(
+    "vote", "Vote for an answer", {"type": "object", "properties": {"agent_id": {"type": "string"}}}
+)
+
+
+async def test_builtin_tools_ride_beside_function_declarations(
+    loopback: LoopbackServer, make: Factory
+) -> None:
+    """``google_search`` and ``code_execution`` are their own Tool entries, not function declarations."""
+    loopback.push(gp.text_reply("ok"))
+    request = ModelRequest([UserMessage("hi")], tools=[VOTE_TOOL])
+    await collect(make(enable_web_search=True, enable_code_execution=True).stream(request))
+    tools = loopback.last_json()["tools"]
+    # google-genai puts the function declarations last on the wire; the order carries no meaning.
+    declared = [t for t in tools if "functionDeclarations" in t]
+    assert [[d["name"] for d in t["functionDeclarations"]] for t in declared] == [["vote"]]
+    assert [t for t in tools if "functionDeclarations" not in t] == [
+        {"googleSearch": {}},
+        {"codeExecution": {}},
+    ]
+
+
+async def test_code_execution_and_grounding_are_shown_not_answered(
+    loopback: LoopbackServer, make: Factory
+) -> None:
+    """``executableCode``/``codeExecutionResult`` parts and grounding queries: activity, no ToolCall."""
+    loopback.push(
+        gp.GeminiStream()
+        .code_execution("print(2 + 2)", "4\n")
+        .grounded_text("It is 4.", "two plus two")
+        .finish()
+        .reply()
+    )
+    request = ModelRequest([UserMessage("2+2?")], tools=[VOTE_TOOL])
+    seen: list[Any] = []
+    done = await collect(
+        make(enable_web_search=True, enable_code_execution=True).stream(request), seen.append
+    )
+    assert done.tool_calls == [] and done.finish_reason == "stop"
+    assert done.text == "It is 4."
+    activity = [e for e in seen if isinstance(e, ServerToolActivity)]
+    assert activity == [
+        ServerToolActivity("code_execution", "print(2 + 2)"),
+        ServerToolActivity("code_execution", "OUTCOME_OK: 4"),
+        ServerToolActivity("google_search", "two plus two"),
+    ]

@@ -59,8 +59,16 @@ class GeminiStream:
             usage["thoughtsTokenCount"] = self.thought_tokens
         return usage
 
-    def _chunk(self, parts: list[dict[str, Any]], finish: str | None = None, delay: float = 0.0) -> None:
+    def _chunk(
+        self,
+        parts: list[dict[str, Any]],
+        finish: str | None = None,
+        delay: float = 0.0,
+        grounding: dict[str, Any] | None = None,
+    ) -> None:
         candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": 0}
+        if grounding is not None:
+            candidate["groundingMetadata"] = grounding
         if finish:
             candidate["finishReason"] = finish
         body = {
@@ -98,6 +106,23 @@ class GeminiStream:
             part["thoughtSignature"] = base64.b64encode(signature).decode("ascii")
         self.output_tokens += 3
         self._chunk([part])
+        return self
+
+    def code_execution(self, code: str, output: str) -> GeminiStream:
+        """Code Google ran itself: an ``executableCode`` part, then its ``codeExecutionResult``."""
+        self.output_tokens += 4
+        self._chunk([{"executableCode": {"language": "PYTHON", "code": code}}])
+        self._chunk([{"codeExecutionResult": {"outcome": "OUTCOME_OK", "output": output}}])
+        return self
+
+    def grounded_text(self, text: str, *queries: str) -> GeminiStream:
+        """Text grounded by Google Search: the queries it ran ride in ``groundingMetadata``."""
+        self.output_tokens += 1
+        grounding = {
+            "webSearchQueries": list(queries),
+            "groundingChunks": [{"web": {"uri": "https://example.org/massmem", "title": "example.org"}}],
+        }
+        self._chunk([{"text": text}], grounding=grounding)
         return self
 
     def finish(self, reason: str = "STOP") -> GeminiStream:
