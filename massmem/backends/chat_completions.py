@@ -172,6 +172,7 @@ class ChatCompletionsBackend(SdkBackend["AsyncOpenAI"]):
         dialect: Dialect = "openai",
         max_tokens_field: MaxTokensField = "max_tokens",
         preflight: bool = False,
+        search_parameters: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(
             model=model,
@@ -196,6 +197,8 @@ class ChatCompletionsBackend(SdkBackend["AsyncOpenAI"]):
         self._max_tokens_field = max_tokens_field
         self._preflight = preflight
         self._send_stream_options = True
+        #: xAI live search (``enable_web_search`` on grok): a body field xAI reads, the SDK does not know
+        self._search_parameters = dict(search_parameters) if search_parameters else None
 
     def describe(self) -> str:
         return f"{self.type_name}[{self.provider}]:{self.model}"
@@ -260,6 +263,11 @@ class ChatCompletionsBackend(SdkBackend["AsyncOpenAI"]):
         temperature = request.temperature if request.temperature is not None else self.temperature
         if temperature is not None:
             params["temperature"] = temperature
+        if self._search_parameters:
+            params["extra_body"] = {
+                **params.get("extra_body", {}),
+                "search_parameters": self._search_parameters,
+            }
         return params
 
     async def _start(self, client: AsyncOpenAI, request: ModelRequest) -> tuple[int | None, Any]:
@@ -385,7 +393,13 @@ def from_config(config: ChatCompletionBackendConfig, **context: Any) -> ChatComp
         extra_headers={name: value.get_secret_value() for name, value in config.extra_headers.items()},
         agent_id=context.get("agent_id"),
         max_tokens_field="max_completion_tokens" if config.provider == "openai" else "max_tokens",
+        # The schema allows the switch only with provider: grok (xAI runs the search itself).
+        search_parameters=GROK_LIVE_SEARCH if config.enable_web_search else None,
     )
+
+
+#: xAI's Chat Completions live search: the model decides when to search, and says where it looked
+GROK_LIVE_SEARCH: dict[str, Any] = {"mode": "auto", "return_citations": True}
 
 
 def _host(url: str) -> str:

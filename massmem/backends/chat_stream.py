@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from massmem.errors import InvalidResponse
-from massmem.messages import FinishReason, ReasoningDelta, StreamEvent, TextDelta, ToolCall, Usage
+from massmem.messages import (
+    FinishReason,
+    ReasoningDelta,
+    ServerToolActivity,
+    StreamEvent,
+    TextDelta,
+    ToolCall,
+    Usage,
+)
 
 __all__ = ["ChunkAssembler", "as_int"]
 
@@ -53,19 +61,21 @@ class ChunkAssembler:
         self.usage: Usage | None = None
         #: chunks that carried model output; llama-cpp-python sends one per sampled token
         self.output_chunks = 0
+        self.cited = False
 
     def feed(self, chunk: Any) -> list[StreamEvent]:
         usage = getattr(chunk, "usage", None)
         if usage is not None:
             self.usage = _usage_from(usage)
+        searched = self._citations(chunk)
         choices = getattr(chunk, "choices", None)
         if choices is None:
-            if usage is None:
+            if usage is None and not searched:
                 raise InvalidResponse(f"stream chunk without choices or usage: {_preview(chunk)}")
-            return []
+            return list(searched)
         if not isinstance(choices, list):
             raise InvalidResponse(f"stream chunk with malformed choices: {_preview(chunk)}")
-        events: list[StreamEvent] = []
+        events: list[StreamEvent] = list(searched)
         for choice in choices:
             if getattr(choice, "index", 0) not in (0, None):
                 continue  # massmem asks for one choice; ignore any others
@@ -74,6 +84,14 @@ class ChunkAssembler:
             if reason:
                 self.finish_reason = str(reason)
         return events
+
+    def _citations(self, chunk: Any) -> list[StreamEvent]:
+        """xAI live search ran: its ``citations`` (a chunk field no other server sends), shown once."""
+        citations = getattr(chunk, "citations", None)
+        if self.cited or not isinstance(citations, list) or not citations:
+            return []
+        self.cited = True
+        return [ServerToolActivity("live_search", f"{len(citations)} sources, first {citations[0]}"[:200])]
 
     def _feed_delta(self, delta: Any) -> list[StreamEvent]:
         if delta is None:

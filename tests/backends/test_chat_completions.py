@@ -18,6 +18,7 @@ from massmem.messages import (
     AssistantMessage,
     Finished,
     ReasoningDelta,
+    ServerToolActivity,
     SystemMessage,
     TextDelta,
     ToolCall,
@@ -28,6 +29,7 @@ from massmem.messages import (
 from tests.support.chat_protocol import (
     ScriptedToolCall,
     chunk,
+    citations_chunk,
     reasoning_chunks,
     sse,
     text_chunks,
@@ -280,3 +282,32 @@ async def test_capabilities_and_describe(loopback: LoopbackServer) -> None:
     assert backend.capabilities.json_schema is True
     assert backend.capabilities.context_window == 8192
     assert backend.describe() == "chatcompletion[groq]:test-model"
+
+
+# -- provider-side tools (xAI live search) ------------------------------------------------------
+
+
+async def test_grok_web_search_sends_search_parameters(loopback: LoopbackServer) -> None:
+    """``enable_web_search`` on grok asks xAI's live search in the body, beside the function tools."""
+    loopback.push(
+        sse([*text_chunks("It is ", "2026."), citations_chunk("https://example.org/a", "https://x.ai/b")])
+    )
+    backend = make_backend(loopback, provider="grok", enable_web_search=True)
+    request = ModelRequest(
+        messages=[UserMessage("when?")],
+        tools=[ToolSpec("vote", "Vote", {"type": "object", "properties": {}})],
+    )
+    events = await events_of(backend, request)
+    body = loopback.last_json()
+    assert body["search_parameters"] == {"mode": "auto", "return_citations": True}
+    assert [t["function"]["name"] for t in body["tools"]] == ["vote"]  # no client tool for the search
+    assert not [e for e in events if isinstance(e, ToolCall)]
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "It is 2026."
+    assert ServerToolActivity("live_search", "2 sources, first https://example.org/a") in events
+    assert events[-1] == Finished("stop")
+
+
+async def test_no_search_parameters_without_the_switch(loopback: LoopbackServer) -> None:
+    loopback.push(text_reply("hi"))
+    await events_of(make_backend(loopback, provider="grok"))
+    assert "search_parameters" not in loopback.last_json()

@@ -69,6 +69,13 @@ def usage_chunk(
     )
 
 
+def citations_chunk(*urls: str) -> dict[str, Any]:
+    """xAI's closing chunk after a live search: the usage plus ``citations``, the URLs it read."""
+    body = usage_chunk(40, 6)
+    body["citations"] = list(urls)
+    return body
+
+
 def text_chunks(*pieces: str, finish_reason: str = "stop") -> list[dict[str, Any]]:
     """Role chunk, one chunk per piece, then an empty delta carrying the finish reason."""
     out = [chunk({"role": "assistant", "content": ""})]
