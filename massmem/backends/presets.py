@@ -42,6 +42,7 @@ PRESETS: dict[str, ChatPreset] = {
         ChatPreset("cerebras", "https://api.cerebras.ai/v1", "CEREBRAS_API_KEY"),
         ChatPreset("fireworks", "https://api.fireworks.ai/inference/v1", "FIREWORKS_API_KEY"),
         ChatPreset("openrouter", "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"),
+        ChatPreset("zai", "https://api.z.ai/api/paas/v4", "ZAI_API_KEY"),
         ChatPreset("vllm", "http://localhost:8000/v1"),
         ChatPreset("sglang", "http://localhost:30000/v1"),
         ChatPreset("lmstudio", "http://localhost:1234/v1"),

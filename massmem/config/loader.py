@@ -10,6 +10,7 @@ This module is the pipeline; each step has its own module beside it:
 
     read the file (``sources``, within ``limits``)
     -> parse YAML keeping the line of every key (``yaml_lines``)
+    -> MassGen/DevAll spellings rewritten to massmem's, lines kept (``dialects``)
     -> replace ``${VAR}`` from the environment and ``.env`` (``interpolation``)
     -> note secret values (``redaction``)
     -> cross-checks on the plain data (``schema.crosschecks``)
@@ -27,6 +28,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from massmem.config.dialects import normalise
 from massmem.config.interpolation import dotenv_variables, interpolate
 from massmem.config.locations import LineMap
 from massmem.config.redaction import collect_secrets, scrub
@@ -70,6 +72,8 @@ def load_config_text(
 ) -> TeamConfig:
     """Validate config text.  ``env`` (default ``os.environ``) feeds ``${VAR}``; no ``.env`` is read."""
     data, lines, issues = parse_yaml(text, source_name)
+    # Before interpolation, so refused MassGen tool sections never ask for their own variables.
+    issues += normalise(data, lines)
     data, var_issues = interpolate(data, os.environ if env is None else env, lines)
     issues += var_issues
     secrets = collect_secrets(data)
