@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from massmem.config import schema
+from massmem.config import dialects, schema
 from massmem.config.limits import MAX_AGENTS, MAX_CONFIG_BYTES, MAX_DEPTH, MAX_NUMBER_CHARS, MAX_STRING_CHARS
 from massmem.team.session import MAX_QUESTION_CHARS
 
@@ -135,8 +135,38 @@ MODELS: list[type[BaseModel]] = [
 ]
 
 
+def _dialects() -> str:
+    """Every alias the loader accepts and every MassGen key it refuses, from ``config/dialects.py``.
+
+    Generated so the list a MassGen or DevAll user reads is the list the loader applies.
+    """
+    out = [
+        "## MassGen and DevAll spellings",
+        "",
+        "MassGen's and DevAll's own YAML is accepted where massmem has the feature: before validation each",
+        "alias below is rewritten to massmem's key (errors still point at your line). massmem's own output",
+        "(sessions, `--json`, logs) always uses the canonical key. Giving an alias and its canonical key",
+        "together is an error. A `memory:` that is a list is DevAll's store list; a mapping is MassGen's",
+        "(and massmem's) memory settings. An agent's `memory:` is merged over the team's: unset keys inherit.",
+        "",
+        "| you may write | massmem's key | from |",
+        "|---|---|---|",
+    ]
+    out += [f"| `{alias}` | {canonical} | {origin} |" for alias, canonical, origin in dialects.ALIASES]
+    out += [
+        "",
+        "MassGen's local tool machinery is refused by name (exit 2, each key at its line): massmem does not",
+        "run it, and `massmem migrate` (a later feature) removes it. Refused keys, wherever they appear on an",
+        "agent, its backend or the orchestrator:",
+        "",
+    ]
+    out += [f"- `{key}` ({what})" for key, what in dialects.REFUSED_KEYS.items()]
+    out += [f"- `type: {kind}` ({what})" for kind, what in dialects.REFUSED_TYPES.items()]
+    return "\n".join(out) + "\n"
+
+
 def render() -> str:
-    return INTRO + "\n" + "\n".join(_table(m) for m in MODELS)
+    return INTRO + "\n" + "\n".join(_table(m) for m in MODELS) + "\n" + _dialects()
 
 
 def main() -> int:

@@ -75,12 +75,16 @@ ALIASES: Final[tuple[tuple[str, str, str], ...]] = (
     ("agent: {...} (one agent)", "agents: [{...}]", "MassGen"),
     ("ui.display_type / ui.type / display.type", "ui.display", "MassGen"),
     ("rich_terminal / textual_terminal / simple", "rich / rich / plain", "MassGen"),
-    ("ui.logging_enabled / display.logging_enabled", "(accepted, ignored: massmem always logs)", "MassGen"),
+    (
+        "ui.logging_enabled / display.logging_enabled",
+        "(accepted, ignored: massmem has no logging switch; logs go to ui.log_dir)",
+        "MassGen",
+    ),
     ("backend.reasoning.effort", "backend.reasoning_effort", "MassGen"),
     ("backend.reasoning.summary", "backend.reasoning_summary", "MassGen"),
     (
         "backend.type: grok / lmstudio / vllm / sglang / zai",
-        "type: chatcompletion + provider: <same>",
+        "type: chatcompletion + provider: the same name",
         "MassGen",
     ),
     (
