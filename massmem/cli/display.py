@@ -28,6 +28,7 @@ from massmem.coordination.events import (
     Event,
     FinalAnswerDelta,
     MemoryAccessed,
+    ProviderToolUsed,
     ShareRefused,
     VoteCast,
     WinnerSelected,
@@ -86,6 +87,8 @@ def describe(event: Event) -> str | None:
             return f"[{a}] memory {store}: {found} for {_one_line(q, 40)!r} ({ms:.0f} ms)"
         case MemoryAccessed(agent_id=a, store=store, text=t, ms=ms):
             return f"[{a}] memory {store}: added {_one_line(t, 50)} ({ms:.0f} ms)"
+        case ProviderToolUsed(agent_id=a, tool=tool, detail=d):
+            return f"[{a}] provider ran {tool}" + (f": {_one_line(d, 60)}" if d else "")
         case WinnerSelected(agent_id=a, label=label, votes=v, timed_out=t):
             late = " (timed out: best answer so far)" if t else ""
             return f"winner: {a} with answer {label} ({v} vote{'s' if v != 1 else ''}){late}"
@@ -219,6 +222,8 @@ class RichDisplay:
                 self.panes[a].text.append(f"\n✗ {r}\n")
             case EntryShared(agent_id=a, entry_type=kind, scope=scope, content=c):
                 self.panes[a].text.append(f"\n⇪ shared [{kind}] ({scope}): {_one_line(c, 120)}\n")
+            case ProviderToolUsed(agent_id=a, tool=tool, detail=d) if a in self.panes:
+                self.panes[a].text.append(f"\n⚙ {tool}" + (f": {_one_line(d, 100)}" if d else "") + "\n")
             case MemoryAccessed(agent_id=a, store=store, op=op, results=n) if a in self.panes:
                 what = f"{n} from" if op == "query" else "wrote to"
                 self.panes[a].text.append(f"\n· memory: {what} {store}\n")

@@ -29,6 +29,7 @@ __all__ = [
     "Event",
     "FinalAnswerDelta",
     "MemoryAccessed",
+    "ProviderToolUsed",
     "ShareRefused",
     "VoteCast",
     "WinnerSelected",
@@ -57,6 +58,20 @@ class AgentReasoningDelta:
     agent_id: str
     text: str
     kind: Literal["agent_reasoning"] = "agent_reasoning"
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderToolUsed:
+    """The provider ran one of its own tools for the agent (web search, code execution).
+
+    Shown so people see why a turn took long or what it looked up; massmem did not run it
+    and sends nothing back for it.
+    """
+
+    agent_id: str
+    tool: str
+    detail: str = ""
+    kind: Literal["provider_tool"] = "provider_tool"
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +242,7 @@ Event: TypeAlias = (
     AgentStarted
     | AgentTextDelta
     | AgentReasoningDelta
+    | ProviderToolUsed
     | AnswerSubmitted
     | VoteCast
     | AgentRetry

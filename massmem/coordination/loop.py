@@ -40,6 +40,7 @@ from massmem.coordination.events import (
     Event,
     FinalAnswerDelta,
     MemoryAccessed,
+    ProviderToolUsed,
     VoteCast,
 )
 from massmem.coordination.prompts import Protocol
@@ -59,7 +60,7 @@ from massmem.coordination.tools import (
 )
 from massmem.errors import InvalidResponse, ProviderUnavailable
 from massmem.memory.scoped_entries import ScopedEntry
-from massmem.messages import Message, ReasoningDelta, StreamEvent, TextDelta, Usage
+from massmem.messages import Message, ReasoningDelta, ServerToolActivity, StreamEvent, TextDelta, Usage
 
 __all__ = ["RunLoop", "one_line"]
 
@@ -306,6 +307,8 @@ class RunLoop:
                     put(FinalAnswerDelta(agent_id, t) if final else AgentTextDelta(agent_id, t))
                 case ReasoningDelta(text=t):
                     put(AgentReasoningDelta(agent_id, t))
+                case ServerToolActivity(tool=tool, detail=detail):
+                    put(ProviderToolUsed(agent_id, tool, detail))
 
         def context(notice: ContextNotice) -> None:
             if isinstance(notice, MemoryActivity):
