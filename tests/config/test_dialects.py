@@ -162,19 +162,19 @@ def test_devall_store_list_and_attachments(tmp_path: Path) -> None:
     config = _load(
         f"""\
 memory:
-  - name: convo_cache
+  - name: chat_notes
     type: simple
     config:
-      memory_path: shared/simple.json
+      memory_path: notes/chat.json
   - name: board
     type: blackboard
     config:
       memory_path: shared/board.json
       max_items: 50
-  - name: project_docs
+  - name: handbook
     type: file
     config:
-      index_path: index/project_docs.json
+      index_path: idx/handbook.json
       file_sources:
         - path: {docs}
           file_types: [".md", ".mdx"]
@@ -183,13 +183,13 @@ agents:
   - id: answer
     backend: {{type: scripted}}
     memories:
-      - name: convo_cache
+      - name: chat_notes
         retrieve_stage: ["gen"]
         top_k: 5
         similarity_threshold: -1
         read: true
         write: true
-      - name: project_docs
+      - name: handbook
         read: true
         write: false
 """
@@ -197,7 +197,7 @@ agents:
     stores = {s.name: s for s in config.memory_stores}
     assert [s.type for s in config.memory_stores] == ["list", "blackboard", "file"]
     assert stores["board"].config.max_items == 50  # type: ignore[union-attr]
-    file_config = stores["project_docs"].config
+    file_config = stores["handbook"].config
     assert (file_config.path, file_config.suffixes, file_config.recursive) == (  # type: ignore[union-attr]
         str(docs),
         [".md", ".mdx"],
@@ -361,3 +361,47 @@ def test_validate_of_a_massgen_config_is_fast(tmp_path: Path) -> None:
     elapsed = time.perf_counter() - start
     assert result.code in (0, 2) and "Traceback" not in result.output, result.output
     assert elapsed < 3.0  # generous on a busy CI box; scripts/bench_startup.py measures the 0.3 s goal
+
+
+def test_older_massgen_display_section() -> None:
+    config = _load(
+        "agents:\n  - id: a\n    backend: {type: scripted}\ndisplay:\n  type: simple\n  logging_enabled: false\n"
+    )
+    assert config.ui.display == "plain"
+
+
+def test_devall_simple_store_with_an_embedding_is_a_vector_store() -> None:
+    config = _load(
+        """\
+memory:
+  - name: notes
+    type: simple
+    config:
+      embedding: {provider: openai, model: text-embedding-3-small, api_key: sk-test}
+agents:
+  - id: a
+    backend: {type: scripted}
+    memories: [{name: notes, write: true}]
+"""
+    )
+    store = config.memory_stores[0]
+    assert store.type == "vector"
+    assert store.config.embedding.provider == "openai"  # type: ignore[union-attr]
+
+
+def test_devall_alias_error_keeps_its_line() -> None:
+    issues = _issues(
+        """\
+memory:
+  - name: docs
+    type: file
+    config:
+      file_sources:
+        - path: docs
+          file_types: ".md"
+agents:
+  - id: a
+    backend: {type: scripted}
+"""
+    )
+    assert [(p, line) for p, line, _ in issues] == [("memory_stores[0].config.suffixes", 7)]
