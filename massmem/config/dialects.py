@@ -22,7 +22,7 @@ from typing import Any, Final
 from massmem.config.locations import LineMap, Part, format_path, line_for
 from massmem.errors import ConfigIssue
 
-__all__ = ["ALIASES", "REFUSED_KEYS", "REFUSED_TYPES", "TYPE_ALIASES", "normalise"]
+__all__ = ["ALIASES", "NOT_RUN", "REFUSED_KEYS", "REFUSED_TYPES", "TYPE_ALIASES", "normalise"]
 
 #: MassGen backend types that are a preset of massmem's ``chatcompletion`` (type -> provider)
 TYPE_ALIASES: Final[dict[str, str | None]] = {
@@ -123,7 +123,9 @@ ALIASES: Final[tuple[tuple[str, str, str], ...]] = (
     ("memories[].similarity_threshold: -1", "memories[].similarity_threshold: 0.0", "DevAll"),
 )
 
-_MIGRATE = "massmem does not run it; remove it (`massmem migrate` will do this for you)"
+#: the words every refusal of MassGen's local tools uses (tests and ``massmem migrate`` look for them)
+NOT_RUN = "massmem does not run it"
+_MIGRATE = "remove it; `massmem migrate` removes it for you"
 
 
 class _Rewriter:
@@ -164,8 +166,10 @@ class _Rewriter:
     def issue(self, parts: tuple[Part, ...], message: str, hint: str | None) -> None:
         self.issues.append(ConfigIssue(format_path(parts), message, line_for(parts, self.lines), hint))
 
-    def refuse(self, parts: tuple[Part, ...], what: str) -> None:
-        self.issue(parts, f"'{parts[-1]}' ({what}, a MassGen feature) is not supported", _MIGRATE)
+    def refuse(self, parts: tuple[Part, ...], what: str, label: str | None = None) -> None:
+        """One refused MassGen key, named (``label`` for a value, e.g. ``type: claude_code``) at its line."""
+        name = label or str(parts[-1])
+        self.issue(parts, f"'{name}' ({what}) is MassGen's local tool machinery; {NOT_RUN}", _MIGRATE)
 
     # -- the whole file ---------------------------------------------------------------------
     def team(self, data: dict[str, Any]) -> None:
@@ -275,8 +279,10 @@ class _Rewriter:
             if key in agent:
                 self.refuse((*at, key), what)
                 agent.pop(key)
-        if agent.get("type") in REFUSED_TYPES:
-            self.refuse((*at, "type"), REFUSED_TYPES[agent.pop("type")])
+        kind = agent.get("type")
+        if isinstance(kind, str) and kind in REFUSED_TYPES:
+            self.refuse((*at, "type"), REFUSED_TYPES[kind], f"type: {kind}")
+            agent.pop("type")
         backend = agent.get("backend")
         if isinstance(backend, dict):
             self.backend(backend, (*at, "backend"))
@@ -290,8 +296,8 @@ class _Rewriter:
 
     def backend(self, backend: dict[str, Any], at: tuple[Part, ...]) -> None:
         kind = backend.get("type")
-        if kind in REFUSED_TYPES:
-            self.refuse((*at, "type"), REFUSED_TYPES[kind])
+        if isinstance(kind, str) and kind in REFUSED_TYPES:
+            self.refuse((*at, "type"), REFUSED_TYPES[kind], f"type: {kind}")
             backend["type"] = "scripted"  # keep validating the rest of the file without a second error
         for key, what in REFUSED_KEYS.items():
             if key in backend:
