@@ -135,7 +135,11 @@ async def test_render_is_one_labelled_block(make_memory) -> None:
     lines = block.splitlines()
     assert lines[0].startswith("=== RELEVANT MEMORIES") and lines[-1].startswith("=== END")
     assert sum(line.startswith("===") for line in lines) == 2
-    assert "• [Turn 3] The nightly job rotates the TLS certificates with certbot." in lines
+    # a raw passage says who said it
+    assert (
+        '• [Turn 3] The assistant answered: "The nightly job rotates the TLS certificates with certbot."'
+        in lines
+    )
     assert await memory.retrieve_block("") is None
 
 
