@@ -105,7 +105,7 @@ class Agent:
         after_turn: Sequence[AfterTurnHook] = (),
     ) -> None:
         self.id = id
-        self.backend = backend
+        self._backend = backend
         self.system_message = system_message
         self.conversation = conversation if conversation is not None else ConversationMemory()
         self.action_mode: ActionMode = action_mode
@@ -150,6 +150,16 @@ class Agent:
         return agent
 
     # -- what displays and the session read -------------------------------------------------------
+    @property
+    def backend(self) -> Backend:
+        return self._backend
+
+    @backend.setter
+    def backend(self, backend: Backend) -> None:
+        """Swap the model: its summaries for compression go to the same backend as its calls."""
+        self._backend = backend
+        self.context.backend = backend
+
     @property
     def backend_seconds(self) -> float:
         """Seconds spent inside the backend since construction, summary requests included."""

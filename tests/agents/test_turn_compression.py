@@ -359,3 +359,14 @@ async def test_unknown_window_and_nothing_to_summarise_leaves_injected_context_o
     completion = await agent.take_turn(TurnPlan(system="SYS", prompt=TASK, pin_prompt=True))
     assert completion.text == "ok"
     assert toy.main_requests[-1].messages[0].content == "SYS"
+
+
+def test_a_swapped_backend_also_writes_the_summaries() -> None:
+    """One agent, one model: replacing ``agent.backend`` must reach the context manager too."""
+    from massmem.agents import Agent
+    from massmem.backends.scripted import ScriptedBackend
+
+    first, second = ScriptedBackend(["a"]), ScriptedBackend(["b"])
+    agent = Agent("a", first)
+    agent.backend = second
+    assert agent.backend is second and agent.context.backend is second

@@ -1,6 +1,6 @@
 """End to end at the backend level: a shipped team config, the registry, one real llama server.
 
-``@examples/local`` describes two agents on the packaged Gemma 3 270M model.
+``@examples/local`` describes two agents on the packaged SmolLM2 135M Instruct model.
 Building their backends through the registry must give two agents sharing
 one ``llama_cpp.server`` process that massmem started itself; both answer at
 the same time, a follow-up turn with history and a JSON-schema vote works,
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from massmem.backends.base import JsonSchemaFormat, ModelRequest, collect
-from massmem.backends.local_server import LocalServerBackend, running_servers
+from massmem.backends.local_server import LocalServerBackend, default_gguf, running_servers
 from massmem.backends.registry import build_backend
 from massmem.config.loader import load_config
 from massmem.config.schema import LocalBackendConfig
@@ -57,7 +57,7 @@ async def test_example_team_runs_on_one_real_server(massmem_home: Path) -> None:
         servers = {id(b.server) for b in backends if isinstance(b, LocalServerBackend)}
         assert len(servers) == 1, "agents of one run must share one server"
         server = backends[0].server  # type: ignore[attr-defined]
-        assert server is not None and server.spec.gguf.parent == massmem_home / "models"
+        assert server is not None and server.spec.gguf == default_gguf()  # read in place from its package
         for answer in answers:
             assert answer.usage is not None and answer.usage.input_tokens > 0
             assert answer.finish_reason in ("stop", "length")
