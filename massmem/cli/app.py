@@ -19,6 +19,7 @@ import typer
 
 from massmem import __version__
 from massmem.cli.memory_cmd import app as _memory_app
+from massmem.cli.migrate_cmd import migrate as _migrate
 from massmem.cli.sessions_cmd import app as _sessions_app
 from massmem.errors import ConfigError, MassmemError, SessionNotFound, UsageError
 
@@ -281,6 +282,7 @@ def doctor(
 
 app.add_typer(_sessions_app, name="sessions")
 app.add_typer(_memory_app, name="memory")
+app.command("migrate")(_migrate)
 
 
 _LIST_FLAGS = frozenset({"--all", "--json"})
