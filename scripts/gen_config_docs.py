@@ -156,13 +156,34 @@ def _dialects() -> str:
     out += [
         "",
         "MassGen's local tool machinery is refused by name (exit 2, each key at its line): massmem does not",
-        "run it, and `massmem migrate` (a later feature) removes it. Refused keys, wherever they appear on an",
+        "run it, and `massmem migrate` removes it (below). Refused keys, wherever they appear on an",
         "agent, its backend or the orchestrator:",
         "",
     ]
     out += [f"- `{key}` ({what})" for key, what in dialects.REFUSED_KEYS.items()]
     out += [f"- `type: {kind}` ({what})" for kind, what in dialects.REFUSED_TYPES.items()]
-    return "\n".join(out) + "\n"
+    return "\n".join(out) + "\n" + MIGRATE
+
+
+MIGRATE = """
+## Migrating a MassGen or DevAll config
+
+`massmem migrate FILE [-o OUT] [--force]` writes FILE as a massmem config: canonical keys, the
+refused machinery above removed, Claude Code and AG2 agents removed, and settings for features
+massmem lacks dropped (`text.verbosity`, `upload_files`, `top_p`, `extra_body`, `betas`, the
+`enable_*_generation` switches, `command_line_*`, `voting_sensitivity`, ...). It prints every
+dropped key and every change on standard error as `FILE:LINE: path: dropped|changed: why`, with
+the line in FILE, and puts the same notes as comments in the output. Memory settings keep their
+values; `${VAR}` references are written back as `${VAR}`, never resolved.
+
+- The output always validates: the migration runs massmem's own validation on the text before
+  writing it. An unknown key that looks like a typo (`modle`), an unknown key under `memory`, or
+  a bad value is not dropped: the file is refused (exit 2) with those errors, nothing written.
+- Exit 0 when at least one agent remains, 2 when none does or the file is refused.
+- Without `-o` the YAML goes to standard output and the report to standard error. `-o OUT` writes a
+  temporary file and renames it into place (never a partial file); an existing OUT is refused
+  unless `--force`.
+"""
 
 
 def render() -> str:
