@@ -369,9 +369,12 @@ class _Migration:
             for issue in droppable:
                 parts = parse_path(issue.path)
                 owner: Any = data
-                for part in parts[:-1]:
-                    owner = owner[part]
-                owner.pop(parts[-1])
+                try:
+                    for part in parts[:-1]:
+                        owner = owner[part]
+                    owner.pop(parts[-1])
+                except (KeyError, IndexError, TypeError, AttributeError):  # not a key of the data after all
+                    return text, [self.at_source(i) for i in issues]
                 self.drop(parts, _feature_reason(str(parts[-1])))
         return dump(data), [
             ConfigIssue("", "the config did not settle after dropping unknown keys", None, None)
@@ -425,7 +428,7 @@ class _Migration:
             now = kept[new]
             if now == value:
                 continue  # a rename, if any, is reported once for the key that moved
-            shown = "" if is_secret_path(new) else f": {_show(value)} -> {_show(now)}"
+            shown = "" if is_secret_path(list(new)) else f": {_show(value)} -> {_show(now)}"
             if path in renames:  # renamed and rewritten: one change says both
                 renames[path] = Change(
                     format_path(path), line, format_path(new), f"written as {format_path(new)}{shown}"
@@ -438,7 +441,7 @@ class _Migration:
         for new, now in kept.items():
             if new in reached or not new or now in ({}, []):
                 continue
-            shown = "" if is_secret_path(new) else f" = {_show(now)}"
+            shown = "" if is_secret_path(list(new)) else f" = {_show(now)}"
             self.changes.append(
                 Change(
                     format_path(self.ops.backward(new)),
