@@ -4,15 +4,17 @@
   (the shared local model by default).
 * :class:`AgentExtractionLLM` — mem0's LLM interface over a sync ``extract_fn``.
 * :class:`CapturingLLM` — wraps whatever LLM mem0 uses and records its answers per thread.
-* :class:`SyncedVectorStore` — wraps mem0's Qdrant wrapper so every write also reaches the
-  store's lexical index and mirror, and every call holds the store's lock where local
-  Qdrant needs it.
+* :class:`StoreVectorStore` — mem0's vector-store interface over a massmem
+  :class:`~massmem.memory.qdrant_store.Store`, whichever engine runs it (mem0 provider
+  ``massmem``; :class:`MassmemStoreConfig` is its config).  mem0's writes get the same BM25
+  vectors as massmem's own, and its keyword search is the engine's BM25.
 * :func:`build_memory` — a ``mem0.Memory`` on a shared :class:`~massmem.memory.qdrant_store.Store`.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import warnings
 from typing import Any
 
@@ -23,12 +25,23 @@ import_mem0()
 from mem0 import Memory  # noqa: E402
 from mem0.embeddings.base import EmbeddingBase  # noqa: E402
 from mem0.llms.base import LLMBase  # noqa: E402
+from mem0.vector_stores.base import VectorStoreBase  # noqa: E402
+from pydantic import BaseModel  # noqa: E402
 
+from massmem.errors import MemoryError_  # noqa: E402
 from massmem.memory.embedder import Embedder  # noqa: E402
 from massmem.memory.extraction import ExtractFn, capture  # noqa: E402
+from massmem.memory.points import Equals, PointRecord  # noqa: E402
 from massmem.memory.qdrant_store import Store  # noqa: E402
 
-__all__ = ["AgentExtractionLLM", "CapturingLLM", "Mem0Embedding", "SyncedVectorStore", "build_memory"]
+__all__ = [
+    "AgentExtractionLLM",
+    "CapturingLLM",
+    "MassmemStoreConfig",
+    "Mem0Embedding",
+    "StoreVectorStore",
+    "build_memory",
+]
 
 log = logging.getLogger(__name__)
 
@@ -104,77 +117,108 @@ class CapturingLLM:
         return getattr(self.inner, name)
 
 
-class SyncedVectorStore:
-    """mem0's vector-store wrapper with the store's lock and index upkeep around each call."""
+class MassmemStoreConfig(BaseModel):
+    """mem0's config for provider ``massmem``: which open store, which collection."""
 
-    _WRITES = frozenset({"insert", "update", "delete", "delete_col", "reset", "create_col"})
+    collection_name: str = "mem0"
+    embedding_model_dims: int = 384
+    store_key: str
 
-    def __init__(self, inner: Any, store: Store) -> None:
-        self._inner = inner
-        self._store = store
 
-    @property
-    def collection_name(self) -> str:
-        return self._inner.collection_name
-
-    def insert(self, vectors: list, payloads: list | None = None, ids: list | None = None) -> Any:
-        with self._store.lock:
-            result = self._inner.insert(vectors=vectors, payloads=payloads, ids=ids)
-            if ids is not None:
-                self._store.after_upsert(
-                    self.collection_name, [str(i) for i in ids], vectors, payloads or [{}] * len(ids)
+def _where(filters: dict[str, Any] | None) -> Equals | None:
+    """mem0's filters (equality on user/agent/run ids and metadata) as massmem's :class:`Equals`."""
+    if not filters:
+        return None
+    fields: dict[str, Any] = {}
+    for key, value in filters.items():
+        if value is None:
+            continue
+        if isinstance(value, dict):
+            if set(value) == {"eq"}:
+                value = value["eq"]
+            elif set(value) == {"in"} and isinstance(value["in"], list):
+                value = list(value["in"])
+            else:
+                raise MemoryError_(
+                    f"memory filter {key}: {value!r} is not supported (only equality and 'in' are)"
                 )
-        return result
-
-    def update(self, vector_id: Any, vector: list | None = None, payload: dict | None = None) -> Any:
-        with self._store.lock:
-            result = self._inner.update(vector_id=vector_id, vector=vector, payload=payload)
-            self._store.after_change(self.collection_name, str(vector_id))
-        return result
-
-    def delete(self, vector_id: Any) -> Any:
-        with self._store.lock:
-            result = self._inner.delete(vector_id=vector_id)
-            self._store.after_delete(self.collection_name, [str(vector_id)])
-        return result
-
-    def delete_col(self) -> Any:
-        with self._store.lock:
-            result = self._inner.delete_col()
-            self._store.forget_collection(self.collection_name)
-        return result
-
-    def reset(self) -> Any:
-        with self._store.lock:
-            result = self._inner.reset()
-            self._store.forget_collection(self.collection_name)
-        return result
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._inner, name)
-        if not callable(attr) or not self._store.is_local:
-            return attr
-        store = self._store
-
-        def locked(*args: Any, **kwargs: Any) -> Any:
-            with store.lock:
-                return attr(*args, **kwargs)
-
-        return locked
+        elif not isinstance(value, str | int | float | bool | list):
+            raise MemoryError_(
+                f"memory filter {key}: {value!r} is not supported (only equality and 'in' are)"
+            )
+        fields[key] = value
+    return Equals(fields) if fields else None
 
 
-class _MassmemMemory(Memory):
-    """mem0's Memory whose lazily built entity store also goes through the store's lock."""
+class StoreVectorStore(VectorStoreBase):
+    """mem0's vector store on a massmem :class:`Store` (found by key in the open-store registry)."""
 
-    massmem_store: Store | None = None
+    def __init__(self, collection_name: str, embedding_model_dims: int, store_key: str) -> None:
+        from massmem.memory.store import store_for_key
 
-    @property
-    def entity_store(self) -> Any:  # type: ignore[override]
-        if getattr(self, "_entity_store", None) is None:
-            inner = Memory.entity_store.fget(self)  # type: ignore[attr-defined]
-            if self.massmem_store is not None and not isinstance(inner, SyncedVectorStore):
-                self._entity_store = SyncedVectorStore(inner, self.massmem_store)
-        return self._entity_store
+        self.store = store_for_key(store_key)
+        self.collection_name = collection_name
+        self.embedding_model_dims = embedding_model_dims
+        self.create_col(collection_name, embedding_model_dims, "cosine")
+
+    def create_col(self, name: str, vector_size: int, distance: Any = "cosine") -> None:
+        self.store.ensure_collection(name, int(vector_size))
+
+    def insert(self, vectors: list, payloads: list | None = None, ids: list | None = None) -> None:
+        if ids is None:
+            raise MemoryError_("mem0 wrote points without ids")
+        self.store.upsert(self.collection_name, [str(i) for i in ids], vectors, payloads or [{}] * len(ids))
+
+    def search(
+        self, query: str, vectors: list, top_k: int = 5, filters: dict | None = None
+    ) -> list[PointRecord]:
+        return self.store.query(self.collection_name, vector=vectors, where=_where(filters), limit=top_k)
+
+    def search_batch(
+        self, queries: list, vectors_list: list, top_k: int = 1, filters: dict | None = None
+    ) -> list[list[PointRecord]]:
+        return [
+            self.search(q, v, top_k=top_k, filters=filters)
+            for q, v in zip(queries, vectors_list, strict=True)
+        ]
+
+    def keyword_search(
+        self, query: str, top_k: int = 5, filters: dict | None = None
+    ) -> list[PointRecord] | None:
+        if not query or not query.strip():
+            return None
+        return self.store.query(self.collection_name, text=query, where=_where(filters), limit=top_k)
+
+    def delete(self, vector_id: Any) -> None:
+        self.store.delete_points(self.collection_name, [str(vector_id)])
+
+    def update(self, vector_id: Any, vector: list | None = None, payload: dict | None = None) -> None:
+        self.store.update(self.collection_name, str(vector_id), vector=vector, payload=payload)
+
+    def get(self, vector_id: Any) -> PointRecord | None:
+        found = self.store.retrieve(self.collection_name, [str(vector_id)])
+        return found[0] if found else None
+
+    def list_cols(self) -> list[str]:
+        return self.store.collections()
+
+    def delete_col(self) -> None:
+        self.store.drop_collection(self.collection_name)
+
+    def col_info(self) -> dict[str, Any]:
+        return {"name": self.collection_name, "points_count": self.store.count(self.collection_name)}
+
+    def list(self, filters: dict | None = None, top_k: int | None = 100) -> tuple[list[PointRecord], Any]:
+        points, _ = self.store.scroll(self.collection_name, _where(filters), limit=top_k or 100)
+        return points, None
+
+    def reset(self) -> None:
+        self.delete_col()
+        self.create_col(self.collection_name, self.embedding_model_dims)
+
+
+# mem0 finds a provider's config class in ``mem0.configs.vector_stores.<provider>``.
+sys.modules.setdefault("mem0.configs.vector_stores.massmem", sys.modules[__name__])
 
 
 def build_memory(
@@ -200,11 +244,11 @@ def build_memory(
         llm_section["config"] = llm_config
     config = {
         "vector_store": {
-            "provider": "qdrant",
+            "provider": "massmem",
             "config": {
                 "collection_name": collection,
                 "embedding_model_dims": embedder.dims,
-                "client": store.client,
+                "store_key": store.key,
             },
         },
         "llm": llm_section,
@@ -212,16 +256,13 @@ def build_memory(
         "history_db_path": history_db_path,
         "custom_instructions": custom_instructions,
     }
-    with store.lock, warnings.catch_warnings():  # building the wrapper inspects collections
-        # mem0 asks for payload indexes, which local Qdrant ignores with a warning.
+    with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Payload indexes have no effect")
-        mem = _MassmemMemory.from_config(config)
-    mem.massmem_store = store
+        mem = Memory.from_config(config)
     mem.embedding_model.bind(embedder)
     if provider == "massmem":
         if extract_fn is None:
             raise ValueError("the agent extraction provider needs an extract_fn")
         mem.llm.bind(extract_fn)
     mem.llm = CapturingLLM(mem.llm)
-    mem.vector_store = SyncedVectorStore(mem.vector_store, store)
     return mem

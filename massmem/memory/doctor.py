@@ -171,9 +171,8 @@ def _check_llm(pconfig: PersistentMemoryConfig, extract_fn: ExtractFn | None) ->
 def _check_qdrant(pconfig: PersistentMemoryConfig, state: dict[str, Any]) -> tuple[str, str]:
     from massmem.memory.store import open_store
 
-    store = open_store(pconfig.qdrant)
-    with store.reading():
-        names = [c.name for c in store.client.get_collections().collections]
+    store = open_store(pconfig.qdrant, on_disk=pconfig.on_disk)
+    names = store.collections()
     state["store"] = store
     return "ok", f"{store.describe()}, {len(names)} collection(s)"
 

@@ -114,40 +114,17 @@ class StoreInspector:
         from massmem.memory.store import open_store
 
         self.config = config
-        self.store = open_store(config.qdrant)
+        self.store = open_store(config.qdrant, on_disk=config.on_disk)
 
     def collections(self) -> list[str]:
-        with self.store.reading():
-            names = [c.name for c in self.store.client.get_collections().collections]
-        return sorted(n for n in names if n.startswith(COLLECTION_PREFIX))
-
-    def _filter(self, session: str | None, agent: str | None) -> Any:
-        from qdrant_client import models
-
-        must: list[Any] = []
-        if session is not None:
-            must.append(models.FieldCondition(key="run_id", match=models.MatchValue(value=session)))
-        if agent is not None:
-            must.append(models.FieldCondition(key="agent_id", match=models.MatchValue(value=agent)))
-        return models.Filter(must=must) if must else None
+        return sorted(n for n in self.store.collections() if n.startswith(COLLECTION_PREFIX))
 
     def _scroll(self, collection: str, session: str | None, agent: str | None) -> Iterator[MemoryItem]:
-        query_filter = self._filter(session, agent)
-        offset = None
-        while True:
-            with self.store.reading():
-                points, offset = self.store.client.scroll(
-                    collection,
-                    scroll_filter=query_filter,
-                    limit=512,
-                    offset=offset,
-                    with_payload=True,
-                    with_vectors=False,
-                )
-            for p in points:
-                yield _item(str(p.id), dict(p.payload or {}), collection)
-            if offset is None:
-                return
+        from massmem.memory.points import Equals
+
+        fields = {k: v for k, v in (("run_id", session), ("agent_id", agent)) if v is not None}
+        for point in self.store.scroll_all(collection, Equals(fields) if fields else None, page=512):
+            yield _item(point.id, point.payload, collection)
 
     def list(self, *, session: str | None, agent: str | None, limit: int | None) -> list[MemoryItem]:
         items = [item for c in self.collections() for item in self._scroll(c, session, agent)]
@@ -156,7 +133,7 @@ class StoreInspector:
 
     def search(self, query: str, *, session: str | None, agent: str | None, limit: int) -> _Items:
         from massmem.memory.embedder import collection_slug, create_embedder
-        from massmem.memory.lexical import ScopeClause
+        from massmem.memory.points import ScopeClause
         from massmem.memory.retrieval import hybrid_search
 
         embedder = create_embedder(self.config.embedding)
@@ -177,19 +154,16 @@ class StoreInspector:
 
     def get(self, memory_id: str) -> MemoryItem | None:
         for collection in self.collections():
-            with self.store.reading():
-                found = self.store.client.retrieve(collection, ids=[memory_id], with_payload=True)
+            found = self.store.retrieve(collection, [memory_id])
             if found:
-                return _item(str(found[0].id), dict(found[0].payload or {}), collection)
+                return _item(found[0].id, found[0].payload, collection)
         return None
 
     def forget(self, memory_ids: Sequence[str]) -> int:
         wanted = set(memory_ids)
         deleted = 0
         for collection in self.collections():
-            with self.store.reading():
-                found = self.store.client.retrieve(collection, ids=list(wanted), with_payload=False)
-            ids = [str(p.id) for p in found]
+            ids = [p.id for p in self.store.retrieve(collection, list(wanted))]
             if ids:
                 self.store.delete_points(collection, ids)
                 deleted += len(ids)

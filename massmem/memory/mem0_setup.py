@@ -89,7 +89,14 @@ def _quiet_mem0_loggers() -> None:
 
 def _register_providers() -> None:
     """Make mem0's factories able to build massmem's LLM and embedder adapters."""
-    from mem0.utils.factory import EmbedderFactory, LlmFactory
+    from mem0.utils.factory import EmbedderFactory, LlmFactory, VectorStoreFactory
+    from mem0.vector_stores.configs import VectorStoreConfig
 
     LlmFactory.register_provider("massmem", "massmem.memory._mem0_adapters.AgentExtractionLLM")
     EmbedderFactory.provider_to_class.setdefault("massmem", "massmem.memory._mem0_adapters.Mem0Embedding")
+    VectorStoreFactory.provider_to_class.setdefault(
+        "massmem", "massmem.memory._mem0_adapters.StoreVectorStore"
+    )
+    # VectorStoreConfig checks providers against a private table of config class names.
+    known = VectorStoreConfig.__private_attributes__["_provider_configs"].default
+    known.setdefault("massmem", "MassmemStoreConfig")

@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 from massmem import paths
 from massmem.errors import MemoryError_, redact
 from massmem.memory.extraction import EXTRACTION_RULES, ExtractFn, capture, dumps_for_log, parse_extraction
-from massmem.memory.lexical import ScopeClause
+from massmem.memory.points import ScopeClause
 from massmem.memory.recall import MemoryHit, Winner, WinnerLike, hit_from_point, render_hits, scope_clauses
 from massmem.memory.recording import (
     MIN_CONTENT_CHARS,
@@ -117,7 +117,9 @@ class PersistentMemory:
             self.config.session_name is None if search_all_sessions is None else search_all_sessions
         )
         self.embedder = embedder if embedder is not None else create_embedder(self.config.embedding)
-        self.store = store if store is not None else open_store(self.config.qdrant)
+        self.store = (
+            store if store is not None else open_store(self.config.qdrant, on_disk=self.config.on_disk)
+        )
         self.collection = collection or f"massmem_{collection_slug(self.embedder)}"
         self.store.ensure_collection(self.collection, self.embedder.dims)
         #: the run's log directory; dumps go to ``<debug_dir>/memory_debug/<agent_id>/``

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from massmem.memory.lexical import ScopeClause
+from massmem.memory.points import ScopeClause
 
 __all__ = ["MemoryHit", "Winner", "WinnerLike", "as_winner", "hit_from_point", "render_hits", "scope_clauses"]
 

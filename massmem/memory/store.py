@@ -1,13 +1,17 @@
-"""Opening vector stores: one Qdrant client per store per process, shared by every agent.
+"""Opening vector stores: one engine per store per process, shared by every agent.
 
-Qdrant's local mode keeps its data in a folder that only one client may open at a time.
+A local store is a folder of Qdrant Edge shards that only one process may open at a time.
 A team runs several agents in one process, so :func:`open_store` keeps a registry keyed
 by the store's resolved path (or server address) and hands every caller the same
 :class:`~massmem.memory.qdrant_store.Store`.  A second *process* that tries to open the
 same folder is refused at once with :class:`~massmem.errors.StoreLocked`, whose message
 names the folder and the fix (Qdrant server mode).  massmem takes its own non-blocking
-lock on the folder before Qdrant reads anything, so the refusal is immediate and never a
-hang.
+lock on the folder before the engine reads anything, so the refusal is immediate and never
+a hang.
+
+A folder written by massmem before 0.3 (``qdrant-client``'s local mode) is converted on
+open by :mod:`massmem.memory.legacy_store`, losing nothing.  ``on_disk: false`` keeps the
+store in a temporary folder that is removed when the process ends.
 """
 
 from __future__ import annotations
@@ -15,28 +19,26 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
-import re
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from massmem import paths
 from massmem.errors import MemoryError_, StoreLocked
-from massmem.memory.lexical import LexicalIndex
 from massmem.memory.qdrant_store import Store
 
 if TYPE_CHECKING:
     from massmem.config.schema import QdrantConfig
 
-__all__ = ["close_all_stores", "open_store", "server_mode_hint"]
+__all__ = ["close_all_stores", "open_store", "server_mode_hint", "store_for_key"]
 
 _LOCK_FILE = ".massmem.lock"
-_LEXICAL_FILE = "massmem_lexical.sqlite3"
+_ENGINE_DIR = "edge"
 
 
 def server_mode_hint() -> str:
     return (
-        "Local Qdrant lets one process at a time open a store. To run several massmem "
+        "A local memory store can be open in one process at a time. To run several massmem "
         "processes on one memory, start the Qdrant server "
         "(docker compose -f docker-compose.qdrant.yml up -d) and set "
         "memory.persistent_memory.qdrant.mode: server (host: localhost, port: 6333)."
@@ -60,13 +62,15 @@ def _local_path(config: QdrantConfig | None) -> Path:
     return path.resolve()
 
 
-def open_store(config: QdrantConfig | None = None) -> Store:
+def open_store(config: QdrantConfig | None = None, *, on_disk: bool = True) -> Store:
     """The process-wide :class:`Store` for ``config`` (local folder by default)."""
     global _atexit_registered
     mode = config.mode if config is not None else "local"
     if mode == "server":
         assert config is not None
         key = "server:" + _server_address(config)
+    elif not on_disk:
+        key = "memory:" + str(_local_path(config))
     else:
         key = "local:" + str(_local_path(config))
     with _registry_lock:
@@ -75,6 +79,8 @@ def open_store(config: QdrantConfig | None = None) -> Store:
             return store
         if mode == "server" and config is not None:
             store = _open_server(config, key)
+        elif not on_disk:
+            store = _open_in_memory(key)
         else:
             store = _open_local(_local_path(config), key)
         _registry[key] = store
@@ -82,6 +88,15 @@ def open_store(config: QdrantConfig | None = None) -> Store:
             atexit.register(close_all_stores)
             _atexit_registered = True
         return store
+
+
+def store_for_key(key: str) -> Store:
+    """The open store registered under ``key`` (how mem0's adapter finds the store it writes to)."""
+    with _registry_lock:
+        store = _registry.get(key)
+    if store is None or store.closed:
+        raise MemoryError_(f"the memory store {key} is not open")
+    return store
 
 
 def close_all_stores() -> None:
@@ -111,26 +126,29 @@ def _open_local(path: Path, key: str) -> Store:
     handle.truncate()
     handle.write(f"{os.getpid()}\n")
     handle.flush()
-    from qdrant_client import QdrantClient
-
     try:
-        client = QdrantClient(path=str(path), force_disable_check_same_thread=True)
-    except RuntimeError as exc:
+        from massmem.memory.edge_engine import EdgeEngine
+        from massmem.memory.legacy_store import convert_legacy_store
+
+        convert_legacy_store(path, path / _ENGINE_DIR)
+        engine = EdgeEngine(path / _ENGINE_DIR)
+    except BaseException as exc:
         portalocker.unlock(handle)
         handle.close()
-        if "already accessed" in str(exc):
-            raise StoreLocked(
-                f"the memory store {path} is already open in another client. " + server_mode_hint()
-            ) from exc
+        if isinstance(exc, MemoryError_ | KeyboardInterrupt | SystemExit):
+            raise
         raise MemoryError_(f"could not open the memory store {path}: {exc}") from exc
-    except Exception as exc:
-        portalocker.unlock(handle)
-        handle.close()
-        raise MemoryError_(f"could not open the memory store {path}: {exc}") from exc
-    lexical = LexicalIndex(path / _LEXICAL_FILE)
-    store = Store(key=key, mode="local", client=client, lexical=lexical, path=path)
-    store._lock_file = handle
-    return store
+    return Store(key=key, engine=engine, path=path, _lock_file=handle)
+
+
+def _open_in_memory(key: str) -> Store:
+    import tempfile
+
+    from massmem.memory.edge_engine import EdgeEngine
+
+    folder = tempfile.TemporaryDirectory(prefix="massmem-memory-")
+    engine = EdgeEngine(Path(folder.name))
+    return Store(key=key, engine=engine, path=None, _temporary=folder)
 
 
 def _read_holder(lock_path: Path) -> str:
@@ -163,6 +181,6 @@ def _open_server(config: QdrantConfig, key: str) -> Store:
             f"cannot reach the Qdrant server at {address}: {redact(str(exc))}. Start it with "
             "docker compose -f docker-compose.qdrant.yml up -d, or set memory.persistent_memory.qdrant.mode: local"
         ) from exc
-    slug = re.sub(r"[^A-Za-z0-9]+", "_", address).strip("_")
-    lexical = LexicalIndex(paths.home() / "lexical" / f"{slug}.sqlite3")
-    return Store(key=key, mode="server", client=client, lexical=lexical, address=address)
+    from massmem.memory.server_engine import ServerEngine
+
+    return Store(key=key, engine=ServerEngine(client, address), address=address)

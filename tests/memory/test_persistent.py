@@ -284,7 +284,7 @@ async def test_concurrent_agents_share_one_store(make_memory) -> None:
         for i in range(4)
     ]
     assert len({id(a.store) for a in agents}) == 1
-    assert len({id(a.store.client) for a in agents}) == 1
+    assert len({id(a.store.engine) for a in agents}) == 1
 
     async def work(i: int) -> None:
         for turn in range(1, 4):
@@ -301,7 +301,6 @@ async def test_concurrent_agents_share_one_store(make_memory) -> None:
     await asyncio.gather(*(work(i) for i in range(4)))
     # 4 agents x 3 turns x (1 raw record + 1 fact; identical facts are deduplicated by mem0 per agent)
     assert agents[0].count() == 4 * 3 + 4
-    assert agents[0].store.lexical.count(agents[0].collection) == agents[0].count()
     for i, agent in enumerate(agents):
         hits = await agent.retrieve(f"p99 latency of service {i}", limit=10)
         assert {h.agent_id for h in hits} == {f"agent_{i}"}
@@ -318,7 +317,7 @@ async def test_memories_survive_a_restart(make_memory, embedder) -> None:
     reopened = make_memory(session_id="session_2")
     hits = await reopened.retrieve("where do snapshots go", limit=3)
     assert "cold storage" in hits[0].text
-    assert reopened.store.lexical.count(reopened.collection) == 1
+    assert reopened.count() == 1
 
 
 async def test_debug_dump_contents(make_memory, tmp_path: Path) -> None:
@@ -359,30 +358,29 @@ async def test_debug_dump_contents(make_memory, tmp_path: Path) -> None:
     assert len(list((logs / "memory_debug" / "agent_b").glob("turn_1_*.json"))) == 1
 
 
-async def test_qdrant_filter_path_matches_the_local_mirror(make_memory) -> None:
-    """Server mode searches Qdrant with a payload filter instead of the local mirror: same answers."""
+async def test_server_engine_answers_like_the_local_engine(make_memory) -> None:
+    """The server code path (qdrant-client's Query API, here over its in-memory mode: everything
+    but the socket) ranks and scopes exactly like the in-process Qdrant Edge engine."""
     from qdrant_client import QdrantClient
 
-    from massmem.memory.lexical import LexicalIndex
     from massmem.memory.qdrant_store import Store
+    from massmem.memory.server_engine import ServerEngine
 
-    filtered = Store(
-        key="test", mode="server", client=QdrantClient(location=":memory:"), lexical=LexicalIndex(None)
-    )
+    server = Store(key="test-server", engine=ServerEngine(QdrantClient(location=":memory:"), "memory"))
     memories = {
-        "mirror": (make_memory("agent_a"), make_memory("agent_b")),
-        "filter": (make_memory("agent_a", store=filtered), make_memory("agent_b", store=filtered)),
+        "local": (make_memory("agent_a"), make_memory("agent_b")),
+        "server": (make_memory("agent_a", store=server), make_memory("agent_b", store=server)),
     }
     results = {}
     for name, (me, winner) in memories.items():
-        assert (me.store.mirror(me.collection) is None) == (name == "filter")
+        assert me.store.mode == ("server" if name == "server" else "local")
         await winner.record([AssistantMessage("Turn one: the queue is RabbitMQ with quorum queues.")], turn=1)
         await winner.record(
             [AssistantMessage("Turn two draft: maybe move the queue to NATS JetStream.")], turn=2
         )
         await me.record([AssistantMessage("My note: the queue handles 5k messages per second.")], turn=1)
         hits = await me.retrieve("which queue technology", previous_winners=[Winner("agent_b", 1)], limit=10)
-        results[name] = sorted((h.agent_id, h.turn, h.text) for h in hits)
-    assert results["mirror"] == results["filter"]
-    assert ("agent_b", 2) not in {(a, t) for a, t, _ in results["filter"]}
-    filtered.close()
+        results[name] = sorted((h.agent_id, h.turn, h.text, round(h.score, 4)) for h in hits)
+    assert results["local"] == results["server"]  # same points, same fused scores
+    assert {(a, t) for a, t, _, _ in results["server"]} == {("agent_a", 1), ("agent_b", 1)}
+    server.close()

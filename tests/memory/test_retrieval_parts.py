@@ -1,4 +1,4 @@
-"""Pieces of retrieval and extraction that need no model: fusion, lexical index, parsing,
+"""Pieces of retrieval and extraction that need no model: re-ranking, BM25 vectors, parsing,
 the backend bridge, the doctor, and the benchmark's evidence normalisation."""
 
 from __future__ import annotations
@@ -14,32 +14,26 @@ import pytest
 
 from massmem.backends.scripted import ScriptedBackend
 from massmem.memory.extraction import backend_extract_fn, parse_extraction, to_backend_messages
-from massmem.memory.lexical import LexicalIndex, LexicalRow, ScopeClause, fts_query
+from massmem.memory.bm25 import encode_documents, encode_query
 from massmem.memory.retrieval import Candidate, FusionWeights, fuse
 from massmem.messages import SystemMessage, UserMessage
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_fusion_mixes_dense_and_lexical() -> None:
+def test_without_context_the_engine_score_decides() -> None:
     ranked = fuse(
-        [
-            Candidate("dense_only", 0.9, 0.0),
-            Candidate("both", 0.8, 5.0),
-            Candidate("lexical_only", 0.1, 6.0),
-            Candidate("neither", 0.1, 0.0),
-        ],
-        FusionWeights(neighbour=0, group=0),
+        [Candidate("b", 1.2), Candidate("a", 1.9), Candidate("c", 0.1)], FusionWeights(neighbour=0, group=0)
     )
-    assert next(i for i, _ in ranked) == "both"
-    assert [i for i, _ in ranked][-1] == "neither"
+    assert [i for i, _ in ranked] == ["a", "b", "c"]
+    assert ranked[-1][1] == 0.0  # scores are lifted off the weakest candidate
 
 
 def test_neighbour_and_turn_context_lift_a_quiet_answer() -> None:
-    question = Candidate("question", 0.9, 8.0, group="t1", seq=0)
-    answer = Candidate("answer", 0.3, 0.0, group="t1", seq=1)
-    stray = Candidate("stray", 0.35, 0.0, group="t2", seq=0)
-    filler = [Candidate(f"f{i}", 0.2, 0.0, group=f"g{i}", seq=0) for i in range(5)]
+    question = Candidate("question", 1.8, group="t1", seq=0)
+    answer = Candidate("answer", 0.3, group="t1", seq=1)
+    stray = Candidate("stray", 0.35, group="t2", seq=0)
+    filler = [Candidate(f"f{i}", 0.2, group=f"g{i}", seq=0) for i in range(5)]
     plain = dict(fuse([question, answer, stray, *filler], FusionWeights(neighbour=0, group=0)))
     assert plain["stray"] > plain["answer"]
     lifted = dict(fuse([question, answer, stray, *filler]))
@@ -51,38 +45,16 @@ def test_fusion_handles_degenerate_pools() -> None:
     assert fuse([Candidate("only", 0.5)]) == [("only", 0.0)]
 
 
-def test_fts_query_drops_stop_words_and_quotes_terms() -> None:
-    assert (
-        fts_query("When did Caroline go to the LGBTQ support group?")
-        == '"caroline" OR "go" OR "lgbtq" OR "support" OR "group"'
-    )
-    assert fts_query("what is it?") is None
-    assert fts_query('say "hi" AND NOT x*') == '"say" OR "hi" OR "x"'
-
-
-def test_lexical_index_filters_and_stems(tmp_path: Path) -> None:
-    index = LexicalIndex(tmp_path / "lex.sqlite3")
-    index.upsert(
-        [
-            LexicalRow("p1", "c", "Caroline went to a support group meeting", "a", "s1", 1),
-            LexicalRow("p2", "c", "Melanie is painting a sunrise", "a", "s1", 2),
-            LexicalRow("p3", "c", "Support groups helped agent b", "b", "s1", 3),
-            LexicalRow("p4", "other", "support group elsewhere", "a", "s1", 1),
-        ]
-    )
-    assert [p for p, _ in index.search("c", "supporting groups", None, 10)] in (["p1", "p3"], ["p3", "p1"])
-    assert [p for p, _ in index.search("c", "support", [ScopeClause("a")], 10)] == ["p1"]
-    assert [
-        p for p, _ in index.search("c", "support", [ScopeClause("a"), ScopeClause("b", max_turn=2)], 10)
-    ] == ["p1"]
-    assert {
-        p for p, _ in index.search("c", "support", [ScopeClause("a"), ScopeClause("b", max_turn=3)], 10)
-    } == {"p1", "p3"}
-    assert index.search("c", "support", [ScopeClause("a", session="s2")], 10) == []
-    assert index.search("c", "support", [], 10) == []
-    index.delete("c", ["p1"])
-    assert [p for p, _ in index.search("c", "support", [ScopeClause("a")], 10)] == []
-    assert index.count("c") == 2
+def test_bm25_vectors_drop_stop_words_and_stem() -> None:
+    question = encode_query("When did Caroline go to the LGBTQ support groups?")
+    keywords = encode_query("caroline supporting group LGBTQ go")
+    assert question is not None and keywords is not None
+    assert set(question[0]) == set(keywords[0])  # stop words gone, "supporting"/"groups" stemmed
+    assert question[1] == [1.0] * len(question[0])  # a query weighs each word once
+    assert encode_query("what is it?") is None  # nothing but stop words
+    document, empty = encode_documents(["Caroline went to the support group on Tuesday", ""])
+    assert empty is None and document is not None
+    assert set(encode_query("support group")[0]) <= set(document[0])  # type: ignore[index]
 
 
 @pytest.mark.parametrize(

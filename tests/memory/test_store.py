@@ -40,7 +40,7 @@ def test_one_client_per_store_path_in_a_process(massmem_home: Path) -> None:
     assert open_store(QdrantConfig(mode="local")) is first
     assert open_store(QdrantConfig(path=str(massmem_home / "qdrant" / ".." / "qdrant"))) is first
     other = open_store(QdrantConfig(path=str(massmem_home / "elsewhere")))
-    assert other is not first and other.client is not first.client
+    assert other is not first and other.engine is not first.engine
 
 
 def test_second_process_gets_store_locked_fast(massmem_home: Path, tmp_path: Path) -> None:
@@ -141,7 +141,7 @@ def test_importing_memory_stays_cheap() -> None:
         import massmem.memory
         import massmem.memory.persistent, massmem.memory.shared, massmem.memory.store
         import massmem.memory.embedder, massmem.memory.retrieval, massmem.memory.debug
-        import massmem.memory.doctor, massmem.memory.extraction, massmem.memory.lexical
+        import massmem.memory.doctor, massmem.memory.extraction, massmem.memory.bm25
         heavy = ("torch", "mem0", "qdrant_client", "sentence_transformers", "transformers", "numpy")
         print(sorted(m for m in sys.modules if m.split(".")[0] in heavy))
     """

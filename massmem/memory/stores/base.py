@@ -135,9 +135,9 @@ def render_results(
 
 def terms(text: str) -> set[str]:
     """Lower-cased content words of ``text`` (stop words dropped)."""
-    from massmem.memory.lexical import _STOP_WORDS
+    from massmem.memory.stop_words import STOP_WORDS
 
-    return {t for t in _WORD.findall(text.lower()) if t not in _STOP_WORDS}
+    return {t for t in _WORD.findall(text.lower()) if t not in STOP_WORDS}
 
 
 def lexical_similarity(query: set[str], document: set[str]) -> float:

@@ -1,0 +1,76 @@
+"""What massmem asks of a vector engine, whichever Qdrant runs underneath.
+
+Two engines implement :class:`Engine`:
+
+* :class:`~massmem.memory.edge_engine.EdgeEngine` — Qdrant Edge, the Qdrant engine in-process
+  (one shard folder per collection).  The default: nothing to install or start.
+* :class:`~massmem.memory.server_engine.ServerEngine` — a Qdrant server through
+  ``qdrant-client``'s Query API (``docker-compose.qdrant.yml``), for several processes or
+  machines on one memory.
+
+Both keep the same collection layout — an unnamed cosine dense vector and a ``bm25`` sparse
+vector with the IDF modifier — and answer :meth:`Engine.query` the same way: one request
+whose dense and BM25 prefetches are fused inside the engine by distribution-based score
+fusion (DBSF: each list's scores normalised by its mean and spread, then summed).  Nothing
+about a collection is cached beside the engine, so what another process wrote to a server is
+in the next query's answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from massmem.memory.points import PointRecord, Where, Write
+
+__all__ = ["Engine", "Sparse"]
+
+#: a BM25 sparse vector as ``(indices, values)``
+Sparse = tuple[list[int], list[float]]
+
+
+class Engine(Protocol):
+    mode: str  # "local" | "server"
+
+    def describe(self) -> str: ...
+
+    def collections(self) -> list[str]: ...
+
+    def dims(self, name: str) -> int | None:
+        """The dense size of collection ``name``; ``None`` when it does not exist."""
+        ...
+
+    def create(self, name: str, dims: int) -> None: ...
+
+    def drop(self, name: str) -> None: ...
+
+    def upsert(self, name: str, writes: Sequence[Write], sparse: Sequence[Sparse | None]) -> None: ...
+
+    def set_payload(self, name: str, point_id: str, payload: dict[str, Any]) -> None:
+        """Merge ``payload`` into the point's payload (Qdrant's ``set_payload``)."""
+        ...
+
+    def delete(self, name: str, ids: Sequence[str]) -> None: ...
+
+    def retrieve(self, name: str, ids: Sequence[str], *, with_vectors: bool = False) -> list[PointRecord]: ...
+
+    def scroll(
+        self, name: str, where: Where, limit: int, offset: Any = None, *, with_vectors: bool = False
+    ) -> tuple[list[PointRecord], Any]: ...
+
+    def count(self, name: str, where: Where = None) -> int: ...
+
+    def query(
+        self,
+        name: str,
+        *,
+        dense: Sequence[float] | None,
+        sparse: Sparse | None,
+        where: Where,
+        limit: int,
+        with_vectors: bool = False,
+    ) -> list[PointRecord]:
+        """Best ``limit`` points: dense only, BM25 only, or both fused by DBSF in the engine."""
+        ...
+
+    def close(self) -> None: ...
