@@ -15,6 +15,7 @@ import logging
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 from massmem.errors import MemoryError_
 
@@ -82,9 +83,9 @@ def convert_legacy_store(path: Path, target: Path) -> int:
                     )
                     writes = []
                     for p in points:
-                        vector = p.vector.get("") if isinstance(p.vector, dict) else p.vector
-                        if vector is not None:
-                            writes.append(Write(str(p.id), list(vector), dict(p.payload or {})))
+                        vector: Any = p.vector.get("") if isinstance(p.vector, dict) else p.vector
+                        if isinstance(vector, list) and vector and not isinstance(vector[0], list):
+                            writes.append(Write(str(p.id), [float(x) for x in vector], dict(p.payload or {})))
                     engine.upsert(name, writes, encode_documents([w.text for w in writes]))
                     copied += len(writes)
                     advance(len(points))

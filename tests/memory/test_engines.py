@@ -1,0 +1,167 @@
+"""The memory engine under the store: Qdrant Edge in-process, old stores converted, in-memory stores,
+the index step, and what a store refuses.  Real engines and the real local embedder throughout."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from massmem.config.schema import PersistentMemoryConfig, QdrantConfig
+from massmem.errors import MemoryError_
+from massmem.memory import edge_engine
+from massmem.memory.points import Equals, ScopeClause
+from massmem.memory.store import close_all_stores, open_store
+
+TEXTS = [
+    "The deploy pipeline pushes images to the Harbor registry.",
+    "Caroline adopted a grey cat named Pixel in March.",
+    "Our Postgres replicas lag by about 200 milliseconds.",
+]
+
+
+def _legacy_store(path: Path, embedder, texts: list[str]) -> list[str]:
+    """A store as massmem 0.2 wrote it: qdrant-client's local mode, mem0's layout, an FTS5 file."""
+    from qdrant_client import QdrantClient, models
+
+    client = QdrantClient(path=str(path))
+    client.create_collection(
+        "massmem_minilm",
+        vectors_config=models.VectorParams(size=embedder.dims, distance=models.Distance.COSINE),
+        sparse_vectors_config={"bm25": models.SparseVectorParams(modifier=models.Modifier.IDF)},
+    )
+    ids = [str(uuid.uuid4()) for _ in texts]
+    client.upsert(
+        "massmem_minilm",
+        points=[
+            models.PointStruct(
+                id=i,
+                vector={"": [float(x) for x in v]},
+                payload={"data": t, "agent_id": "a", "run_id": "s", "turn": n},
+            )
+            for n, (i, t, v) in enumerate(zip(ids, texts, embedder.embed(texts), strict=True))
+        ],
+    )
+    client.close()
+    (path / "massmem_lexical.sqlite3").write_bytes(b"old lexical cache")
+    return ids
+
+
+def test_an_old_store_is_converted_on_open_losing_nothing(tmp_path: Path, embedder, capsys) -> None:
+    folder = tmp_path / "store"
+    ids = _legacy_store(folder, embedder, TEXTS)
+    store = open_store(QdrantConfig(path=str(folder)))
+    assert "converted the memory store" in capsys.readouterr().err
+    assert store.collections() == ["massmem_minilm"]
+    assert store.count("massmem_minilm") == len(TEXTS)
+    kept = {p.id: p.payload for p in store.retrieve("massmem_minilm", ids)}
+    assert {kept[i]["data"] for i in ids} == set(TEXTS) and kept[ids[2]]["turn"] == 2
+    hits = store.query("massmem_minilm", vector=embedder.embed_one("which cat?"), text="which cat?", limit=1)
+    assert "Pixel" in hits[0].payload["data"]  # both halves answer: dense and the new BM25 vectors
+    assert store.query("massmem_minilm", text="Harbor registry", limit=1)[0].id == ids[0]
+    # the old files are kept aside, untouched; a second open converts nothing
+    assert (folder / "legacy-qdrant-local" / "collection").is_dir()
+    assert (folder / "legacy-qdrant-local" / "massmem_lexical.sqlite3").read_bytes() == b"old lexical cache"
+    close_all_stores()
+    again = open_store(QdrantConfig(path=str(folder)))
+    assert again.count("massmem_minilm") == len(TEXTS)
+    assert "converted" not in capsys.readouterr().err
+
+
+def test_an_interrupted_conversion_starts_again(tmp_path: Path, embedder) -> None:
+    folder = tmp_path / "store"
+    _legacy_store(folder, embedder, TEXTS)
+    (folder / "edge.converting" / "junk").mkdir(parents=True)  # a conversion killed half-way
+    store = open_store(QdrantConfig(path=str(folder)))
+    assert store.count("massmem_minilm") == len(TEXTS)
+    assert not (folder / "edge.converting").exists()
+
+
+def test_on_disk_false_keeps_the_store_in_memory(massmem_home: Path, embedder) -> None:
+    from massmem.memory.persistent import PersistentMemory
+
+    folder = massmem_home / "qdrant-here"
+    config = PersistentMemoryConfig(
+        enabled=True, on_disk=False, llm={"provider": "none"}, qdrant=QdrantConfig(path=str(folder))
+    )
+    memory = PersistentMemory(config, agent_id="a", session_id="s", embedder=embedder)
+    memory.record_sync([{"role": "user", "content": "The staging database is called tern."}], turn=1)
+    assert "tern" in memory.retrieve_sync("staging database name", limit=1)[0].text
+    temporary = memory.store.engine.root
+    assert not folder.exists() and temporary.exists()
+    close_all_stores()
+    assert not temporary.exists()  # gone with the process's stores
+
+
+def test_the_index_step_keeps_answers_right(monkeypatch: pytest.MonkeyPatch, embedder) -> None:
+    monkeypatch.setattr(edge_engine, "INDEX_EVERY", 40)
+    store = open_store()
+    store.ensure_collection("c", embedder.dims)
+    texts = [f"Filler note {i} about routine maintenance of server rack {i}." for i in range(100)]
+    texts[57] = "The spare key to the data centre cage is in locker 12."
+    vectors = embedder.embed(texts)
+    for start in range(0, len(texts), 30):  # as agents write: a turn at a time
+        store.upsert(
+            "c",
+            [str(uuid.uuid4()) for _ in texts[start : start + 30]],
+            vectors[start : start + 30],
+            [
+                {"data": t, "agent_id": f"a{i % 2}", "turn": i}
+                for i, t in enumerate(texts)
+                if start <= i < start + 30
+            ],
+        )
+    assert store.engine._shards["c"].pending == 0  # the index step ran at 60 and at 100 points
+    question = "where is the spare cage key?"
+    hit = store.query(
+        "c", vector=embedder.embed_one(question), text=question, where=[ScopeClause("a1")], limit=3
+    )[0]
+    assert "locker 12" in hit.payload["data"]
+    assert (
+        store.query("c", text=question, where=[ScopeClause("a0")], limit=3) == []
+    )  # no a0 note has the words
+    assert {
+        p.payload["agent_id"]
+        for p in store.query("c", text="rack maintenance", where=[ScopeClause("a0")], limit=9)
+    } == {"a0"}
+    assert store.query("c", text=question, where=[], limit=3) == []  # no clause: nothing in scope
+    assert store.count("c", Equals({"agent_id": "a1"})) == 50
+    assert store.count("c", [ScopeClause("a1", max_turn=9)]) == 5
+
+
+def test_a_write_through_another_client_is_in_the_next_answer(embedder) -> None:
+    """Server mode keeps nothing beside the engine: another process's write is visible at once."""
+    from qdrant_client import QdrantClient, models
+
+    from massmem.memory.qdrant_store import Store
+    from massmem.memory.server_engine import ServerEngine
+
+    client = QdrantClient(location=":memory:")
+    store = Store(key="shared", engine=ServerEngine(client, "memory"))
+    store.ensure_collection("c", embedder.dims)
+    store.upsert("c", [str(uuid.uuid4())], embedder.embed([TEXTS[0]]), [{"data": TEXTS[0], "agent_id": "a"}])
+    # "another machine" writes with its own code path, straight to the server
+    other = Store(key="other", engine=ServerEngine(client, "memory"))
+    other.upsert("c", [str(uuid.uuid4())], embedder.embed([TEXTS[1]]), [{"data": TEXTS[1], "agent_id": "a"}])
+    hits = store.query("c", text="grey cat Pixel", limit=1)
+    assert hits and "Pixel" in hits[0].payload["data"]
+    assert client.count("c").count == 2
+    assert client.get_collection("c").config.params.sparse_vectors["bm25"].modifier == models.Modifier.IDF
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", "", ".hidden", "x" * 200])
+def test_a_collection_name_never_becomes_a_path(name: str, embedder) -> None:
+    store = open_store()
+    with pytest.raises(MemoryError_, match="cannot be used"):
+        store.ensure_collection(name, embedder.dims)
+
+
+def test_a_damaged_collection_file_is_named(massmem_home: Path, embedder) -> None:
+    store = open_store()
+    store.ensure_collection("c", embedder.dims)
+    folder = store.engine.root / "c"
+    close_all_stores()
+    (folder / "massmem-collection.json").write_text("{not json")
+    with pytest.raises(MemoryError_, match="damaged"):
+        open_store().ensure_collection("c", embedder.dims)
