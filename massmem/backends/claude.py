@@ -8,14 +8,24 @@ handed back (signed) when the model continues after a tool call, and usage is
 split between ``message_start`` (input) and ``message_delta`` (output).
 Errors can arrive as an ``event: error`` in the middle of a 200 stream.
 
+With server tools (web search, code execution) Anthropic may end a response
+with ``stop_reason: "pause_turn"``: it paused a long server-side loop and
+expects the same request back with the paused assistant content appended.
+:class:`ClaudeBackend` does that itself, up to :data:`MAX_CONTINUATIONS`
+times, and streams the continuation as part of the same answer.
+
 Every ``anthropic`` exception — and the raw ``httpx2`` errors the SDK lets
 through while a stream is being read — is translated into
 :mod:`massmem.errors` here.  The SDK is imported lazily and its own retries are
-off: :mod:`massmem.backends.retry` owns retrying.
+off: :mod:`massmem.backends.retry` owns retrying (only a paused turn's follow-up,
+which that wrapper cannot restart once text was shown, is retried here, by its
+rule and policy).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
@@ -31,6 +41,7 @@ from massmem.backends.faults import (
     is_transport_error,
     retry_after_from,
 )
+from massmem.backends.retry import RetryPolicy, Sleep
 from massmem.backends.sdk_backend import SDK_RETRIES, SdkBackend
 from massmem.backends.sdk_backend import resolve_key as _resolve_key
 from massmem.errors import (
@@ -64,6 +75,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KEY_ENV",
+    "MAX_CONTINUATIONS",
     "ClaudeBackend",
     "ClaudeTranslator",
     "build_params",
@@ -80,13 +92,16 @@ DEFAULT_BASE_URL = "https://api.anthropic.com"
 DEFAULT_MAX_TOKENS = 8192
 #: Thinking blocks remembered per backend, keyed by the tool_use id they preceded.
 _THINKING_MEMORY = 512
+#: Follow-up requests sent for one answer whose turn Anthropic paused (``pause_turn``).
+MAX_CONTINUATIONS = 5
 
 _CONTEXT_WINDOWS: tuple[tuple[str, int], ...] = (("claude-", 200_000),)
 
 _FINISH: dict[str, FinishReason] = {
     "end_turn": "stop",
     "stop_sequence": "stop",
-    "pause_turn": "stop",
+    # Only seen when the backend stops continuing (MAX_CONTINUATIONS): the answer was cut short.
+    "pause_turn": "length",
     "tool_use": "tool_calls",
     "max_tokens": "length",
     "model_context_window_exceeded": "length",
@@ -330,6 +345,10 @@ class _Block:
     thinking: list[str] = field(default_factory=list)
     signature: str = ""
     data: str = ""
+    #: the block as the wire sent it (``content_block_start``), completed by its deltas at stop
+    raw: dict[str, Any] = field(default_factory=dict)
+    text: list[str] = field(default_factory=list)
+    citations: list[Any] = field(default_factory=list)
 
 
 class ClaudeTranslator:
@@ -337,8 +356,10 @@ class ClaudeTranslator:
 
     Tool calls are emitted when their block stops (whole, never partial).
     Signed thinking blocks are kept in :attr:`thinking_blocks` so the backend
-    can hand them back with the tool results.  A stream without
-    ``message_stop`` was cut off and is reported as :class:`ProviderUnavailable`.
+    can hand them back with the tool results.  Every block is also kept whole,
+    in the wire shape the API takes back (:meth:`content`), for continuing a
+    paused turn.  A stream without ``message_stop`` was cut off and is
+    reported as :class:`ProviderUnavailable`.
     """
 
     def __init__(self, agent_id: str | None = None) -> None:
@@ -351,6 +372,8 @@ class ClaudeTranslator:
         self.output_tokens = 0
         self.reasoning_tokens = 0
         self.stop_reason: str | None = None
+        #: the code-execution container the response ran in (a continuation must name it)
+        self.container_id: str | None = None
         self.stopped = False
 
     def feed(self, event: Any) -> list[StreamEvent]:
@@ -371,7 +394,11 @@ class ClaudeTranslator:
 
     def _message_delta(self, event: Any) -> None:
         """The stop reason and the cumulative output count (which replaces, never adds to, the last)."""
-        self.stop_reason = getattr(getattr(event, "delta", None), "stop_reason", None) or self.stop_reason
+        delta = getattr(event, "delta", None)
+        self.stop_reason = getattr(delta, "stop_reason", None) or self.stop_reason
+        container = getattr(getattr(delta, "container", None), "id", None)
+        if container:
+            self.container_id = str(container)
         usage: Any = getattr(event, "usage", None)
         self._input_usage(usage, only_if_present=True)
         output = getattr(usage, "output_tokens", None)
@@ -397,7 +424,7 @@ class ClaudeTranslator:
 
     def _start(self, index: int, block: Any) -> None:
         kind = str(getattr(block, "type", "") or "")
-        item = _Block(kind=kind)
+        item = _Block(kind=kind, raw=_wire_dict(block))
         if kind == "tool_use":
             item.tool_id = str(getattr(block, "id", "") or f"toolu_{index}")
             item.name = str(getattr(block, "name", "") or "")
@@ -416,7 +443,12 @@ class ClaudeTranslator:
         match getattr(delta, "type", None):
             case "text_delta":
                 text = getattr(delta, "text", "") or ""
+                block.text.append(text)
                 return [TextDelta(text)] if text else []
+            case "citations_delta":
+                citation = getattr(delta, "citation", None)
+                if citation is not None:
+                    block.citations.append(_wire_dict(citation))
             case "thinking_delta":
                 text = getattr(delta, "thinking", "") or ""
                 block.thinking.append(text)
@@ -448,6 +480,27 @@ class ClaudeTranslator:
             return [_server_activity(block)]
         return []
 
+    def content(self) -> list[dict[str, Any]]:
+        """The response's content blocks, in order, as the Messages API takes them back.
+
+        Each block is what ``content_block_start`` carried with its deltas applied (text,
+        citations, thinking and signature, tool input): server tool blocks and their result
+        blocks go back exactly as received.  Empty text blocks are left out (the API refuses them).
+        """
+        blocks: list[dict[str, Any]] = []
+        for _, block in sorted(self.blocks.items()):
+            wire = _completed(block)
+            if wire.get("type") == "text" and not wire.get("text"):
+                continue
+            if wire:
+                blocks.append(wire)
+        return blocks
+
+    @property
+    def paused(self) -> bool:
+        """Anthropic paused the turn (``pause_turn``) and nothing here waits for massmem's answer."""
+        return self.stop_reason == "pause_turn" and not self.tool_ids
+
     def close(self) -> list[StreamEvent]:
         if not self.stopped:
             raise ProviderUnavailable(
@@ -456,8 +509,8 @@ class ClaudeTranslator:
                 agent_id=self.agent_id,
             )
         reason = _FINISH.get(self.stop_reason or "end_turn", "other")
-        if self.tool_ids and reason == "stop":
-            reason = "tool_calls"
+        if self.tool_ids and (reason == "stop" or self.stop_reason == "pause_turn"):
+            reason = "tool_calls"  # massmem's own tool calls wait for their results first
         usage = Usage(
             input_tokens=self.input_tokens,
             output_tokens=self.output_tokens,
@@ -465,6 +518,48 @@ class ClaudeTranslator:
             cached_tokens=self.cached_tokens,
         )
         return [usage, Finished(reason)]
+
+
+def _wire_dict(obj: Any) -> dict[str, Any]:
+    """An SDK model (or a mapping) as the JSON object the wire carried, unset fields left out."""
+    if isinstance(obj, Mapping):
+        return json.loads(json.dumps(obj, default=str))
+    to_dict = getattr(obj, "to_dict", None)
+    if callable(to_dict):
+        return dict(to_dict(mode="json"))
+    dump = getattr(obj, "model_dump", None)
+    if callable(dump):
+        return dict(dump(mode="json", exclude_unset=True))
+    return {k: v for k, v in vars(obj).items() if not k.startswith("_")} if hasattr(obj, "__dict__") else {}
+
+
+def _completed(block: _Block) -> dict[str, Any]:
+    """One block's wire dict with its streamed deltas applied."""
+    wire = dict(block.raw) or {"type": block.kind}
+    if block.kind == "text":
+        wire["text"] = str(wire.get("text") or "") + "".join(block.text)
+        if block.citations:
+            wire["citations"] = [*(wire.get("citations") or []), *block.citations]
+    elif block.kind == "thinking":
+        wire["thinking"] = str(wire.get("thinking") or "") + "".join(block.thinking)
+        if block.signature:
+            wire["signature"] = block.signature
+    elif block.fragments and "".join(block.fragments).strip():
+        # tool_use / server_tool_use: the input arrived as JSON fragments
+        with contextlib.suppress(ValueError):
+            wire["input"] = json.loads("".join(block.fragments))
+    return wire
+
+
+def _with_paused(messages: list[dict[str, Any]], paused: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``messages`` plus the paused assistant content as one assistant turn (joined to a last
+    assistant turn, since the API would merge consecutive same-role turns anyway)."""
+    if not paused:
+        return list(messages)
+    if messages and messages[-1].get("role") == "assistant":
+        last = messages[-1]
+        return [*messages[:-1], {**last, "content": [*last["content"], *paused]}]
+    return [*messages, {"role": "assistant", "content": list(paused)}]
 
 
 def _server_activity(block: _Block) -> ServerToolActivity:
@@ -516,6 +611,9 @@ class ClaudeBackend(SdkBackend["AsyncAnthropic"]):
         context_window: int | None = None,
         agent_id: str | None = None,
         server_tools: Sequence[dict[str, Any]] = (),
+        max_retries: int = 0,
+        retry_policy: RetryPolicy | None = None,
+        sleep: Sleep | None = None,
     ) -> None:
         super().__init__(
             model=model,
@@ -536,6 +634,15 @@ class ClaudeBackend(SdkBackend["AsyncAnthropic"]):
         self.server_tools = list(server_tools)
         # tool_use id -> the signed thinking blocks that preceded it, for the next request.
         self._thinking: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
+        #: Retries of a *continuation* request (a paused turn's follow-up): the retry wrapper
+        #: never restarts a stream that already yielded, so this backend retries the follow-up
+        #: itself, by the same rule (only while the follow-up has yielded nothing) and policy.
+        self.max_retries = max(0, max_retries)
+        self.retry_policy = retry_policy or RetryPolicy()
+        self._sleep: Sleep = sleep or asyncio.sleep
+        #: Continuation requests sent and continuation retries made so far (metering, tests).
+        self.continuations = 0
+        self.continuation_retries = 0
 
     def _new_client(self) -> AsyncAnthropic:
         from anthropic import AsyncAnthropic
@@ -554,26 +661,97 @@ class ClaudeBackend(SdkBackend["AsyncAnthropic"]):
             server_tools=self.server_tools,
         )
 
-    def _remember_thinking(self, translator: ClaudeTranslator) -> None:
-        if not (translator.thinking_blocks and translator.tool_ids):
+    def _remember_thinking(self, thinking: list[dict[str, Any]], tool_ids: list[str]) -> None:
+        if not (thinking and tool_ids):
             return
-        self._thinking[translator.tool_ids[0]] = list(translator.thinking_blocks)
+        self._thinking[tool_ids[0]] = list(thinking)
         while len(self._thinking) > _THINKING_MEMORY:
             self._thinking.popitem(last=False)
 
     async def _events(
         self, client: AsyncAnthropic, request: ModelRequest
     ) -> AsyncGenerator[StreamEvent, None]:
-        translator = ClaudeTranslator(self.agent_id)
-        sdk_stream = await client.messages.create(**self.params(request), stream=True)
+        """One answer: the request, then a follow-up for each ``pause_turn``.
+
+        A follow-up is the first request's params with every paused response's content
+        appended, as it came, as the assistant's turn (which the model resumes), and the
+        code-execution container named if one was used.  At most :data:`MAX_CONTINUATIONS`
+        are sent; the events of all of them make one answer, with one summed usage and
+        one finish.
+        """
+        params = self.params(request)
+        paused: list[dict[str, Any]] = []  # every paused response's blocks so far, in order
+        usage = Usage()
+        thinking: list[dict[str, Any]] = []
+        tool_ids: list[str] = []
+        closing: list[StreamEvent] = []
+        for round_ in range(MAX_CONTINUATIONS + 1):
+            if round_:
+                self.continuations += 1
+            call = {**params, "messages": _with_paused(params["messages"], paused)} if round_ else params
+            attempt = 0
+            while True:
+                translator = ClaudeTranslator(self.agent_id)
+                yielded = False
+                try:
+                    async with contextlib.aclosing(self._segment(client, call, translator)) as events:
+                        async for out in events:
+                            yielded = True
+                            yield out
+                    closing = translator.close()
+                    break
+                except Exception as exc:
+                    if not round_:
+                        raise  # the first request: the boundary translates, the retry wrapper retries
+                    delay = self._continuation_retry(exc, round_, attempt, yielded)
+                    attempt += 1
+                await self._sleep(delay)
+            usage = usage + next((e for e in closing if isinstance(e, Usage)), None)
+            thinking += translator.thinking_blocks
+            tool_ids += translator.tool_ids
+            if not translator.paused:
+                break
+            paused += translator.content()
+            if translator.container_id:
+                params = {**params, "container": translator.container_id}
+        else:
+            # Still paused after every follow-up: end here, cut short, and say so in the live view.
+            yield ServerToolActivity(
+                "pause_turn",
+                f"Anthropic paused the turn again after {MAX_CONTINUATIONS} continuations; "
+                "the answer may be incomplete",
+            )
+        self._remember_thinking(thinking, tool_ids)
+        yield usage
+        yield next((e for e in closing if isinstance(e, Finished)), Finished("other"))
+
+    def _continuation_retry(self, exc: Exception, round_: int, attempt: int, yielded: bool) -> float:
+        """The wait before retrying a failed follow-up, or its translated error raised.
+
+        A follow-up's fault is translated like the first request's and retried by the retry
+        wrapper's rule and policy: a retryable error before *this* request yielded anything, up
+        to :attr:`max_retries` times.  The wrapper itself cannot do it: text from the earlier
+        rounds has already reached the user, and it never restarts a stream that yielded.
+        """
+        error = self.translate(exc)
+        if yielded or not error.retryable or attempt >= self.max_retries:
+            tries = f" after {attempt + 1} attempts" if attempt and not yielded else ""
+            error.add_note(
+                f"on continuation {round_} of {MAX_CONTINUATIONS} of a turn Anthropic paused{tries}"
+            )
+            raise error from None
+        self.continuation_retries += 1
+        return self.retry_policy.delay(attempt, error)
+
+    async def _segment(
+        self, client: AsyncAnthropic, params: dict[str, Any], translator: ClaudeTranslator
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """One request's events until its stream ends (its usage and finish stay in ``translator``)."""
+        sdk_stream = await client.messages.create(**params, stream=True)
         async with sdk_stream:
             async for event in sdk_stream:
                 for out in translator.feed(event):
                     yield out
-        closing = translator.close()
-        self._remember_thinking(translator)
-        for out in closing:
-            yield out
 
     def translate(self, exc: BaseException) -> BackendError:
         return translate_exception(exc, agent_id=self.agent_id, timeout=self.timeout)
@@ -593,6 +771,7 @@ def from_config(config: ClaudeBackendConfig, **context: Any) -> ClaudeBackend:
         server_tools=server_tool_definitions(
             web_search=config.enable_web_search, code_execution=config.enable_code_execution
         ),
+        max_retries=config.max_retries,
     )
 
 
