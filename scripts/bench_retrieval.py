@@ -3,6 +3,12 @@
     python scripts/bench_retrieval.py --data ../shared/bench/locomo/locomo_dev.json \\
         [--json OUT.json] [--plot OUT.png] [--k 5,10] [--limit-conversations N] \\
         [--systems massmem,mem0,bm25]
+    python scripts/bench_retrieval.py --data ../shared/bench/locomo/locomo_dev.json --loco [--json OUT]
+
+``--loco`` chooses massmem's re-ranking shares (neighbour, group) by leave-one-conversation-out:
+for each conversation, the setting with the best recall@10 on the *other* conversations is
+scored on it, and the table shows that held-out figure beside the setting that is best on all
+of them together (which flatters itself: it was chosen on the questions it is scored on).
 
 Protocol (the usual LoCoMo retrieval protocol): one store per conversation; every turn is
 ingested as ``(session date) speaker: text [shares caption]`` with its dia_id; every
@@ -399,6 +405,120 @@ def write_plot(results: dict[str, dict[str, Any]], path: Path, k: int) -> bool:
 # ----------------------------------------------------------------------------- main
 
 
+LOCO_SHARES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+LOCO_PREFETCH = (100, 200, 300, 400)
+
+
+def _recall(ranked: list[str], evidence: set[str], k: int = 10) -> float:
+    return len(set(ranked[:k]) & evidence) / len(evidence)
+
+
+def run_loco(conversations: list[Conversation], root: Path, embedder: Any, bar: Any) -> dict[str, Any]:
+    """Leave-one-conversation-out choice of the re-ranking shares; every number it needs."""
+    from massmem.config.schema import PersistentMemoryConfig, QdrantConfig
+    from massmem.memory.persistent import PersistentMemory
+    from massmem.memory.retrieval import DEFAULT_WEIGHTS, FusionWeights, candidates, fuse
+    from massmem.memory.store import open_store
+
+    grid = [(p, n, g) for p in LOCO_PREFETCH for n in LOCO_SHARES for g in LOCO_SHARES]
+    # scores[setting][conversation] = recall@10 per question
+    scores: dict[tuple[int, float, float], list[list[float]]] = {w: [[] for _ in conversations] for w in grid}
+    for index, conv in enumerate(conversations):
+        config = PersistentMemoryConfig(
+            enabled=True, llm={"provider": "none"}, qdrant=QdrantConfig(path=str(root / f"loco_{index}"))
+        )
+        store = open_store(config.qdrant)
+        memory = PersistentMemory(
+            config, agent_id="locomo", session_id=f"conversation-{index}", embedder=embedder, store=store
+        )
+        by_session: dict[int, list[Turn]] = defaultdict(list)
+        for turn in conv.turns:
+            by_session[turn.session].append(turn)
+        for session, turns in sorted(by_session.items()):
+            memory.record_sync(
+                [{"role": "user", "content": t.document, "metadata": {"dia_id": t.dia_id}} for t in turns],
+                turn=session,
+            )
+            bar.update(len(turns))
+        for q in conv.questions:
+            points, pool = candidates(
+                store,
+                memory.collection,
+                embedder.embed_one(q.text),
+                q.text,
+                memory.scope(),
+                DEFAULT_WEIGHTS.pool,
+            )
+            dia = {p.id: p.payload.get("dia_id", "") for p in points}
+            for n, g in grid:
+                ranked = [dia[i] for i, _ in fuse(pool, FusionWeights(neighbour=n, group=g))]
+                scores[(n, g)][index].append(_recall(ranked, q.evidence))
+            bar.update(1)
+        memory.close()
+        store.close()
+
+    def mean(rows: list[list[float]], skip: int | None = None) -> float:
+        values = [v for i, row in enumerate(rows) if i != skip for v in row]
+        return sum(values) / len(values)
+
+    folds = []
+    held_out: list[float] = []
+    for index, conv in enumerate(conversations):
+        chosen = max(grid, key=lambda w: mean(scores[w], skip=index))
+        held_out.extend(scores[chosen][index])
+        folds.append(
+            {
+                "conversation": conv.sample_id,
+                "chosen": {"prefetch": chosen[0], "neighbour": chosen[1], "group": chosen[2]},
+                "train_recall@10": mean(scores[chosen], skip=index),
+                "held_out_recall@10": sum(scores[chosen][index]) / len(scores[chosen][index]),
+            }
+        )
+    best = max(grid, key=lambda w: mean(scores[w]))
+    current = (DEFAULT_WEIGHTS.prefetch, DEFAULT_WEIGHTS.neighbour, DEFAULT_WEIGHTS.group)
+
+    def setting(w: tuple[int, float, float]) -> dict[str, Any]:
+        return (
+            {"prefetch": w[0], "neighbour": w[1], "group": w[2], "recall@10": mean(scores[w])}
+            if w in scores
+            else {}
+        )
+
+    return {
+        "grid": [{**setting(w), "per_conversation": [sum(r) / len(r) for r in scores[w]]} for w in grid],
+        "folds": folds,
+        "loco_recall@10": sum(held_out) / len(held_out),
+        "dev_best": setting(best),
+        "default": setting(current),
+        "no_reranking_recall@10": mean(scores[(current[0], 0.0, 0.0)]) if current in scores else None,
+    }
+
+
+def format_loco(result: dict[str, Any]) -> str:
+    def name(s: dict[str, Any]) -> str:
+        return f"(prefetch {s['prefetch']}, neighbour {s['neighbour']:.1f}, group {s['group']:.1f})"
+
+    lines = [
+        f"{'held-out conversation':<23} {'chosen on the others':<44} {'recall@10 others':>16} {'held out':>9}"
+    ]
+    for fold in result["folds"]:
+        lines.append(
+            f"{fold['conversation']:<23} {name(fold['chosen']):<44}"
+            f"{fold['train_recall@10']:>17.3f}{fold['held_out_recall@10']:>10.3f}"
+        )
+    best, default = result["dev_best"], result["default"]
+    lines += [
+        "",
+        f"leave-one-conversation-out recall@10: {result['loco_recall@10']:.3f}",
+        f"best on all dev conversations {name(best)}: {best['recall@10']:.3f}",
+    ]
+    if default:
+        lines.append(f"shipped default {name(default)}: {default['recall@10']:.3f}")
+    if result["no_reranking_recall@10"] is not None:
+        lines.append(f"engine fusion alone (no re-ranking): {result['no_reranking_recall@10']:.3f}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="LoCoMo retrieval benchmark: massmem vs mem0 vs BM25")
     parser.add_argument("--data", required=True, type=Path, help="LoCoMo-format JSON file")
@@ -407,6 +527,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--k", default="5,10", help="comma-separated cut-offs (default 5,10)")
     parser.add_argument("--limit-conversations", type=int, default=None, metavar="N")
     parser.add_argument("--systems", default=",".join(SYSTEMS), help="subset of massmem,mem0,bm25")
+    parser.add_argument("--loco", action="store_true", help="choose re-ranking by leave-one-conversation-out")
     args = parser.parse_args(argv)
 
     ks = sorted({int(x) for x in args.k.split(",") if x.strip()})
@@ -437,6 +558,18 @@ def main(argv: list[str] | None = None) -> int:
     embedder = LocalEmbedder()
     embedder.embed_one("warm up the shared model before any timing")
     print(f"local embedder runtime: {embedder.runtime} (MASSMEM_EMBED_RUNTIME=torch|onnx to choose)")
+
+    if args.loco:
+        with tempfile.TemporaryDirectory(prefix="massmem-loco-") as tmp:
+            os.environ["MASSMEM_HOME"] = str(Path(tmp) / "home")
+            with tqdm(total=n_turns + n_questions, desc="loco", unit="op", file=sys.stderr) as bar:
+                loco = run_loco(conversations, Path(tmp), embedder, bar)
+        print(format_loco(loco))
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps({"data": str(args.data), "loco": loco}, indent=2))
+            print(f"wrote {args.json}")
+        return 0
 
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="massmem-bench-") as tmp:

@@ -220,6 +220,7 @@ class EdgeEngine:
         sparse: Sparse | None,
         where: Where,
         limit: int,
+        prefetch: int | None = None,
         with_vectors: bool = False,
     ) -> list[PointRecord]:
         flt = self._filter(where)
@@ -238,7 +239,9 @@ class EdgeEngine:
         else:
             request = qe.QueryRequest(
                 limit=limit,
-                prefetches=[qe.Prefetch(limit=limit, query=s, filter=flt) for s in searches],
+                prefetches=[
+                    qe.Prefetch(limit=max(limit, prefetch or 0), query=s, filter=flt) for s in searches
+                ],
                 query=qe.Fusion.Dbsf(),
                 with_payload=True,
                 with_vector=with_vectors,

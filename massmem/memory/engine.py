@@ -68,9 +68,14 @@ class Engine(Protocol):
         sparse: Sparse | None,
         where: Where,
         limit: int,
+        prefetch: int | None = None,
         with_vectors: bool = False,
     ) -> list[PointRecord]:
-        """Best ``limit`` points: dense only, BM25 only, or both fused by DBSF in the engine."""
+        """Best ``limit`` points: dense only, BM25 only, or both fused by DBSF in the engine.
+
+        ``prefetch`` is how many each search hands to the fusion (at least ``limit``): the more,
+        the more candidates both searches found, so the fewer fused on one score alone.
+        """
         ...
 
     def close(self) -> None: ...

@@ -166,6 +166,7 @@ class Store:
         text: str | None = None,
         where: Where = None,
         limit: int,
+        prefetch: int | None = None,
         with_vectors: bool = False,
     ) -> list[PointRecord]:
         """One engine query: dense (``vector``), BM25 (``text``), or both fused in the engine."""
@@ -173,7 +174,13 @@ class Store:
         sparse = encode_query(text) if text else None
         with self._calling():
             return self.engine.query(
-                name, dense=dense, sparse=sparse, where=where, limit=limit, with_vectors=with_vectors
+                name,
+                dense=dense,
+                sparse=sparse,
+                where=where,
+                limit=limit,
+                prefetch=prefetch,
+                with_vectors=with_vectors,
             )
 
     def dense_search(self, name: str, vector: Any, where: Where, limit: int) -> list[PointRecord]:

@@ -30,15 +30,16 @@ if TYPE_CHECKING:
     from massmem.memory.points import PointRecord
     from massmem.memory.qdrant_store import Store
 
-__all__ = ["Candidate", "FusionWeights", "fuse", "hybrid_search"]
+__all__ = ["DEFAULT_WEIGHTS", "Candidate", "FusionWeights", "candidates", "fuse", "hybrid_search"]
 
 
 @dataclass(frozen=True, slots=True)
 class FusionWeights:
-    neighbour: float = 0.4
-    group: float = 0.4
+    neighbour: float = 0.6
+    group: float = 0.8
     group_top: int = 3
     pool: int = 100
+    prefetch: int = 300
 
 
 DEFAULT_WEIGHTS = FusionWeights()
@@ -88,6 +89,31 @@ def fuse(
     return out
 
 
+def candidates(
+    store: Store,
+    collection: str,
+    vector: Any,
+    query: str,
+    clauses: Sequence[ScopeClause] | None,
+    pool: int,
+    prefetch: int | None = None,
+) -> tuple[list[PointRecord], list[Candidate]]:
+    """The engine's fused top ``pool`` for ``query`` and the same points as re-ranking input."""
+    points = store.query(collection, vector=vector, text=query, where=clauses, limit=pool, prefetch=prefetch)
+    out = []
+    for point in points:
+        seq = point.payload.get("seq")
+        out.append(
+            Candidate(
+                id=point.id,
+                score=point.score,
+                group=point.payload.get("batch_id"),
+                seq=int(seq) if isinstance(seq, int | float) else None,
+            )
+        )
+    return points, out
+
+
 def hybrid_search(
     store: Store,
     collection: str,
@@ -103,23 +129,12 @@ def hybrid_search(
     if limit <= 0 or not query.strip():
         return []
     vector = embedder.embed_one(query) if query_vector is None else query_vector
-    points = store.query(collection, vector=vector, text=query, where=clauses, limit=max(weights.pool, limit))
-    if not points:
-        return []
-    candidates = []
-    for point in points:
-        seq = point.payload.get("seq")
-        candidates.append(
-            Candidate(
-                id=point.id,
-                score=point.score,
-                group=point.payload.get("batch_id"),
-                seq=int(seq) if isinstance(seq, int | float) else None,
-            )
-        )
+    points, pool = candidates(
+        store, collection, vector, query, clauses, max(weights.pool, limit), weights.prefetch
+    )
     records = {p.id: p for p in points}
     out = []
-    for point_id, score in fuse(candidates, weights)[:limit]:
+    for point_id, score in fuse(pool, weights)[:limit]:
         point = records[point_id]
         out.append(type(point)(point.id, point.payload, None, score))
     return out

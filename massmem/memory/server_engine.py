@@ -125,6 +125,7 @@ class ServerEngine:
         sparse: Sparse | None,
         where: Where,
         limit: int,
+        prefetch: int | None = None,
         with_vectors: bool = False,
     ) -> list[PointRecord]:
         from qdrant_client import models
@@ -151,7 +152,10 @@ class ServerEngine:
         else:
             response = self.client.query_points(
                 collection_name=name,
-                prefetch=[models.Prefetch(query=q, using=u, filter=flt, limit=limit) for q, u in searches],
+                prefetch=[
+                    models.Prefetch(query=q, using=u, filter=flt, limit=max(limit, prefetch or 0))
+                    for q, u in searches
+                ],
                 query=models.FusionQuery(fusion=models.Fusion.DBSF),
                 limit=limit,
                 with_payload=True,

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from massmem.backends.scripted import ScriptedBackend
-from massmem.memory.extraction import backend_extract_fn, parse_extraction, to_backend_messages
 from massmem.memory.bm25 import encode_documents, encode_query
+from massmem.memory.extraction import backend_extract_fn, parse_extraction, to_backend_messages
 from massmem.memory.retrieval import Candidate, FusionWeights, fuse
 from massmem.messages import SystemMessage, UserMessage
 
