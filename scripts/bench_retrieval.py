@@ -441,18 +441,16 @@ def run_loco(conversations: list[Conversation], root: Path, embedder: Any, bar: 
             )
             bar.update(len(turns))
         for q in conv.questions:
-            points, pool = candidates(
-                store,
-                memory.collection,
-                embedder.embed_one(q.text),
-                q.text,
-                memory.scope(),
-                DEFAULT_WEIGHTS.pool,
-            )
-            dia = {p.id: p.payload.get("dia_id", "") for p in points}
-            for n, g in grid:
-                ranked = [dia[i] for i, _ in fuse(pool, FusionWeights(neighbour=n, group=g))]
-                scores[(n, g)][index].append(_recall(ranked, q.evidence))
+            vector = embedder.embed_one(q.text)
+            for prefetch in LOCO_PREFETCH:
+                points, pool = candidates(
+                    store, memory.collection, vector, q.text, memory.scope(), DEFAULT_WEIGHTS.pool, prefetch
+                )
+                dia = {p.id: p.payload.get("dia_id", "") for p in points}
+                for p, n, g in grid:
+                    if p == prefetch:
+                        ranked = [dia[i] for i, _ in fuse(pool, FusionWeights(neighbour=n, group=g))]
+                        scores[(p, n, g)][index].append(_recall(ranked, q.evidence))
             bar.update(1)
         memory.close()
         store.close()

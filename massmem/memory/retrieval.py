@@ -12,8 +12,10 @@
    of its batch: a turn that matches the question in several places is more likely to hold
    the answer than a stray match elsewhere.
 
-The shares (``neighbour``, ``group``) were chosen by leave-one-conversation-out on the LoCoMo
-dev conversations (``scripts/bench_retrieval.py --loco``), not by the overall dev score.
+The prefetch depth and the shares (``neighbour``, ``group``) were chosen by leave-one-conversation-out
+on the LoCoMo dev conversations (``scripts/bench_retrieval.py --loco``), not by the overall dev score:
+every fold chose a prefetch of 400; the shares are the median of the folds' choices (0.6, 0.8).
+Held out that way, recall@10 is 0.763 (0.770 for the setting best on all five together).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ class FusionWeights:
     group: float = 0.8
     group_top: int = 3
     pool: int = 100
-    prefetch: int = 300
+    prefetch: int = 400
 
 
 DEFAULT_WEIGHTS = FusionWeights()
