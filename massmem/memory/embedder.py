@@ -181,6 +181,12 @@ class LocalEmbedder(Embedder):
     (:func:`~massmem.memory.batching.plan_batches`); on LoCoMo's session-sized calls this
     embeds ~30 % more texts per second than ``encode`` with any fixed batch size, with the
     same vectors (cosine 0.9999 against ``encode``).
+
+    Recent vectors are kept (:data:`_RECENT_VECTORS`, by text): in a team every agent records
+    the same user message and searches with the same task each turn, so one text is embedded
+    once per process, not once per agent.  Calls that arrive from several agents' threads while
+    a forward pass runs are embedded together in the next one (:class:`_Combiner`), so a turn's
+    end, when every agent records at once, pays the pass's fixed cost once rather than per agent.
     """
 
     name = "minilm-l6"
@@ -188,6 +194,21 @@ class LocalEmbedder(Embedder):
     def __init__(self, batch_size: int = 32) -> None:
         #: upper bound on texts per forward pass (memory stays small on long inputs)
         self.batch_size = batch_size
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, self.dims), dtype=np.float32)
+        key = embed_runtime()
+        rows: list[np.ndarray | None] = [_recent.get((key, t)) for t in texts]
+        missing = sorted({t for t, row in zip(texts, rows, strict=True) if row is None})
+        if missing:
+            fresh = _combiner.embed(missing, self._embed)
+            for text, vector in fresh.items():
+                _recent.put((key, text), vector)
+            rows = [fresh[t] if row is None else row for t, row in zip(texts, rows, strict=True)]
+        return np.stack(rows)  # type: ignore[arg-type]
 
     @property
     def dims(self) -> int:
@@ -198,11 +219,7 @@ class LocalEmbedder(Embedder):
         """``onnx`` (the int8 model) or ``torch`` (the float model), see :func:`embed_runtime`."""
         return embed_runtime()
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        import numpy as np
-
-        if not texts:
-            return np.zeros((0, self.dims), dtype=np.float32)
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
         if embed_runtime() == "onnx":
             model = _onnx_or_fallback()
             if model is not None:
@@ -227,6 +244,88 @@ class LocalEmbedder(Embedder):
         # bfloat16 inference leaves norms a hair off 1: normalise in float32.
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         return matrix / np.where(norms == 0, 1.0, norms)
+
+
+class _RecentVectors:
+    """A small thread-safe LRU of ``(runtime, text) -> vector`` (vectors are never mutated)."""
+
+    def __init__(self, size: int) -> None:
+        from collections import OrderedDict
+
+        self.size = size
+        self._items: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> Any:
+        with self._lock:
+            vector = self._items.get(key)
+            if vector is not None:
+                self._items.move_to_end(key)
+            return vector
+
+    def put(self, key: tuple[str, str], vector: Any) -> None:
+        vector.setflags(write=False)
+        with self._lock:
+            self._items[key] = vector
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+class _Combiner:
+    """Runs one embedding pass at a time; callers who arrive meanwhile share the next pass."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._waiting: list[_Request] = []
+        self._busy = False
+
+    def embed(self, texts: list[str], run: Any) -> dict[str, Any]:
+        request = _Request(texts)
+        with self._cond:
+            self._waiting.append(request)
+            while not request.done and self._busy:
+                self._cond.wait()
+            if request.done:
+                return request.value()
+            batch, self._waiting, self._busy = self._waiting, [], True
+        try:
+            wanted = sorted({t for r in batch for t in r.texts})
+            vectors = dict(zip(wanted, run(wanted), strict=True))
+            for r in batch:
+                r.result = {t: vectors[t] for t in r.texts}
+        except BaseException as exc:
+            for r in batch:
+                r.error = exc
+        finally:
+            with self._cond:
+                for r in batch:
+                    r.done = True
+                self._busy = False
+                self._cond.notify_all()
+        return request.value()
+
+
+class _Request:
+    __slots__ = ("done", "error", "result", "texts")
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts = texts
+        self.done = False
+        self.result: dict[str, Any] = {}
+        self.error: BaseException | None = None
+
+    def value(self) -> dict[str, Any]:
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+_combiner = _Combiner()
+
+#: how many recent texts' vectors are kept (384 floats each: ~6 MB)
+_RECENT_VECTORS = 4096
+_recent = _RecentVectors(_RECENT_VECTORS)
 
 
 def embed_runtime() -> str:
