@@ -220,6 +220,8 @@ class LocalEmbedder(Embedder):
         return embed_runtime()
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        import numpy as np
+
         if embed_runtime() == "onnx":
             model = _onnx_or_fallback()
             if model is not None:

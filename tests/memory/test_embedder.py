@@ -136,3 +136,60 @@ def test_an_unbuildable_int8_model_falls_back_to_torch_or_fails_clearly(tmp_path
     )
     assert strict.returncode != 0
     assert "MemoryError_" in strict.stderr and "int8 embedding model is unavailable" in strict.stderr
+
+
+def test_agents_embedding_at_once_share_passes_and_get_their_own_vectors() -> None:
+    """A turn's end: every agent's thread embeds at once; each gets the vectors of its own texts."""
+    import threading
+    import time
+
+    from massmem.memory import embedder as module
+
+    model = LocalEmbedder()
+    texts = [
+        [f"Agent {a} noted fact number {i} about the staging cluster." for i in range(3)] for a in range(6)
+    ]
+    alone = [model._embed(t) for t in texts]  # one pass each, no sharing, no cache
+    passes: list[int] = []
+    real = model._embed
+
+    def counting(batch):  # type: ignore[no-untyped-def]
+        passes.append(len(batch))
+        time.sleep(0.05)  # a pass long enough that the other threads surely arrive during it
+        return real(batch)
+
+    model._embed = counting  # type: ignore[method-assign]
+    results: dict[int, np.ndarray] = {}
+    start = threading.Barrier(len(texts))
+
+    def work(a: int) -> None:
+        start.wait()
+        results[a] = model.embed(texts[a])
+
+    threads = [threading.Thread(target=work, args=(a,)) for a in range(len(texts))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for a, expected in enumerate(alone):
+        cosine = (results[a] * expected).sum(axis=1)
+        assert cosine.min() > 0.99, a  # int8 activations are scaled per pass: equal, not bit-equal
+    assert sum(passes) == 18 and len(passes) < len(texts)  # every text embedded once, in fewer passes
+    # the shared question of a team: embedded once, then served from the recent vectors
+    passes.clear()
+    again = model.embed(texts[2])
+    assert passes == [] and np.array_equal(again, results[2])
+    assert module._recent.get((embed_runtime(), texts[2][0])) is not None
+
+
+def test_a_failed_pass_fails_every_caller_sharing_it() -> None:
+    from massmem.memory.embedder import _Combiner
+
+    combiner = _Combiner()
+
+    def broken(batch):  # type: ignore[no-untyped-def]
+        raise RuntimeError("model file unreadable")
+
+    with pytest.raises(RuntimeError, match="unreadable"):
+        combiner.embed(["a"], broken)
+    assert combiner.embed(["b"], lambda batch: [np.ones(2)])["b"].tolist() == [1.0, 1.0]  # not stuck
