@@ -143,6 +143,10 @@ class EdgeEngine:
         entry = self._shards[name] = _Shard(shard, dims)
         return entry
 
+    def backfill_sparse(self, name: str, encode: Any) -> int:
+        """Nothing to do: every point written here (or converted into here) has its BM25 vector."""
+        return 0
+
     def drop(self, name: str) -> None:
         entry = self._shards.pop(name, None)
         if entry is not None:

@@ -44,6 +44,10 @@ class Engine(Protocol):
 
     def drop(self, name: str) -> None: ...
 
+    def backfill_sparse(self, name: str, encode: Any) -> int:
+        """Give BM25 vectors (``encode(texts)``) to points that have none; how many got one."""
+        ...
+
     def upsert(self, name: str, writes: Sequence[Write], sparse: Sequence[Sparse | None]) -> None: ...
 
     def set_payload(self, name: str, point_id: str, payload: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ Stores are opened (one per path or server per process) by :func:`massmem.memory.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ from massmem.memory.engine import Engine
 from massmem.memory.points import PointRecord, Where, Write
 
 __all__ = ["Store"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -76,6 +79,11 @@ class Store:
                 if known is None:
                     self.engine.create(name, dims)
                     known = dims
+                elif known == dims:
+                    # a collection older massmem wrote to a server: its points get BM25 vectors
+                    filled = self.engine.backfill_sparse(name, encode_documents)
+                    if filled:
+                        log.info("gave %d memories in %s BM25 vectors", filled, name)
             self._dims[name] = known
         if known != dims:
             raise MemoryError_(

@@ -69,6 +69,36 @@ class ServerEngine:
                 warnings.simplefilter("ignore")  # in-memory mode says payload indexes have no effect
                 self.client.create_payload_index(name, field_name=field_name, field_schema=schema)
 
+    def backfill_sparse(self, name: str, encode: Any, page: int = 256) -> int:
+        """Give BM25 vectors to points written without one (by massmem before 0.3); how many.
+
+        Points whose text has no indexable word stay without one, and are looked at again on
+        the next open; that costs one filtered scroll.
+        """
+        from qdrant_client import models
+
+        missing = models.Filter(must_not=[models.HasVectorCondition(has_vector=SPARSE_NAME)])
+        filled = 0
+        offset = None
+        while True:
+            points, offset = self.client.scroll(
+                name, scroll_filter=missing, limit=page, offset=offset, with_payload=True, with_vectors=False
+            )
+            records = [_record(p, False) for p in points]
+            texts = [str(r.payload.get("text_lemmatized") or r.payload.get("data") or "") for r in records]
+            updates = [
+                models.PointVectors(
+                    id=r.id, vector={SPARSE_NAME: models.SparseVector(indices=v[0], values=v[1])}
+                )
+                for r, v in zip(records, encode(texts), strict=True)
+                if v is not None
+            ]
+            if updates:
+                self.client.update_vectors(collection_name=name, points=updates, wait=True)
+                filled += len(updates)
+            if offset is None:
+                return filled
+
     def drop(self, name: str) -> None:
         if self.client.collection_exists(name):
             self.client.delete_collection(name)

@@ -165,3 +165,32 @@ def test_a_damaged_collection_file_is_named(massmem_home: Path, embedder) -> Non
     (folder / "massmem-collection.json").write_text("{not json")
     with pytest.raises(MemoryError_, match="damaged"):
         open_store().ensure_collection("c", embedder.dims)
+
+
+def test_a_server_collection_from_before_gets_bm25_vectors_on_open(embedder) -> None:
+    """Older massmem wrote dense vectors only to a server; opening it gives those points BM25 vectors."""
+    from qdrant_client import QdrantClient, models
+
+    from massmem.memory.qdrant_store import Store
+    from massmem.memory.server_engine import ServerEngine
+
+    client = QdrantClient(location=":memory:")
+    client.create_collection(
+        "old",
+        vectors_config=models.VectorParams(size=embedder.dims, distance=models.Distance.COSINE),
+        sparse_vectors_config={"bm25": models.SparseVectorParams(modifier=models.Modifier.IDF)},
+    )
+    texts = [*TEXTS, ""]
+    client.upsert(
+        "old",
+        points=[
+            models.PointStruct(id=str(uuid.uuid4()), vector={"": [float(x) for x in v]}, payload={"data": t})
+            for t, v in zip(texts, embedder.embed([t or " " for t in texts]), strict=True)
+        ],
+    )
+    store = Store(key="old-server", engine=ServerEngine(client, "memory"))
+    assert store.query("old", text="Harbor registry", limit=3) == []  # no BM25 vectors yet
+    store.ensure_collection("old", embedder.dims)
+    hits = store.query("old", text="Harbor registry", limit=3)
+    assert [h.payload["data"] for h in hits] == [TEXTS[0]]
+    assert store.count("old") == len(texts)  # nothing lost, nothing added
