@@ -8,10 +8,13 @@ server: it opens a 100k-point store in well under a second (figures: docs/benchm
 
 Indexing.  New points land in an appendable segment, searched by brute force.  Once
 :data:`INDEX_EVERY` points have arrived since the last time, :meth:`EdgeEngine.upsert` asks
-Edge to optimise, which turns that segment into an HNSW-indexed one.  Each such step indexes
-only the newest points (segments are not merged: ``default_segment_number`` is high), so
-its cost stays flat however large the store grows.  Edge's ``optimize`` holds the GIL, so it
-runs inline, in the write that crossed the line, never behind a query.
+Edge to optimise, which turns that segment into an HNSW-indexed one.  Each step indexes only
+the newest points, so its cost (~4 s on 2 cores) is the same at 100k points as at 10k.
+Segments are not merged: merging ten 10k-point segments into three at 100k points made warm
+engine queries ~25 % faster but cost merge stalls of up to 6 s, 60 % more peak memory and
+worse needle recall (HNSW graphs built over larger segments at this ``ef_construct``), so it
+did not pay (docs/benchmarks.md).  Edge's ``optimize`` holds the GIL, so it runs inline, in the
+write that crossed the line, never behind a query.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ log = logging.getLogger(__name__)
 
 #: new points that make the engine build the HNSW index of the newest segment
 INDEX_EVERY = 10_000
+#: segments are never merged (see the module docstring)
+_SEGMENTS = 64
 _META = "massmem-collection.json"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _INDEXED_FIELDS = (
@@ -108,7 +113,7 @@ class EdgeEngine:
             vectors=qe.EdgeVectorParams(size=dims, distance=qe.Distance.Cosine),
             sparse_vectors={SPARSE_NAME: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
             hnsw_config=qe.HnswIndexConfig(m=16, ef_construct=64, full_scan_threshold=10_000),
-            optimizers=qe.EdgeOptimizersConfig(default_segment_number=64, indexing_threshold=1_000),
+            optimizers=qe.EdgeOptimizersConfig(default_segment_number=_SEGMENTS, indexing_threshold=1_000),
         )
 
     def create(self, name: str, dims: int) -> None:
@@ -134,8 +139,8 @@ class EdgeEngine:
         dims = self.dims(name)
         if dims is None:
             raise MemoryError_(f"the memory collection {name!r} does not exist")
-        try:
-            shard = self._qe.EdgeShard.load(str(self._folder(name)))
+        try:  # this version's settings (indexing, merging) apply to shards made by an older one
+            shard = self._qe.EdgeShard.load(str(self._folder(name)), self._config(dims))
         except Exception as exc:
             raise MemoryError_(
                 f"could not open the memory collection {name!r} in {self.root}: {exc}"
