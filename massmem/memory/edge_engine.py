@@ -31,7 +31,7 @@ from typing import Any
 from massmem.errors import MemoryError_
 from massmem.memory.bm25 import SPARSE_NAME
 from massmem.memory.engine import Sparse
-from massmem.memory.points import Equals, PointRecord, ScopeClause, Where, Write
+from massmem.memory.points import Equals, PointRecord, ScopeClause, Where, Write, as_record
 
 __all__ = ["INDEX_EVERY", "EdgeEngine", "safe_collection_name"]
 
@@ -199,7 +199,7 @@ class EdgeEngine:
         if not ids:
             return []
         found = self._open(name).shard.retrieve(list(ids), with_payload=True, with_vector=with_vectors)
-        return [_record(p, with_vectors) for p in found]
+        return [as_record(p, with_vectors) for p in found]
 
     def scroll(
         self, name: str, where: Where, limit: int, offset: Any = None, *, with_vectors: bool = False
@@ -213,7 +213,7 @@ class EdgeEngine:
                 offset=offset, limit=limit, filter=flt, with_payload=True, with_vector=with_vectors
             )
         )
-        return [_record(p, with_vectors) for p in points], next_offset
+        return [as_record(p, with_vectors) for p in points], next_offset
 
     def count(self, name: str, where: Where = None) -> int:
         flt = self._filter(where)
@@ -256,7 +256,7 @@ class EdgeEngine:
                 with_vector=with_vectors,
             )
         hits = self._open(name).shard.query(request)
-        return [_record(h, with_vectors, float(h.score)) for h in hits]
+        return [as_record(h, with_vectors, float(h.score)) for h in hits]
 
     def _filter(self, where: Where) -> Any:
         if where is None:
@@ -300,15 +300,3 @@ class EdgeEngine:
 
 
 _NOTHING = object()
-
-
-def _record(point: Any, with_vectors: bool, score: float = 0.0) -> PointRecord:
-    vector = None
-    if with_vectors:
-        import numpy as np
-
-        raw = point.vector
-        if isinstance(raw, dict):
-            raw = raw.get("")
-        vector = None if raw is None else np.asarray(raw, dtype=np.float32)
-    return PointRecord(str(point.id), dict(point.payload or {}), vector, score)

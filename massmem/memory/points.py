@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
-__all__ = ["Equals", "PointRecord", "ScopeClause", "Where", "Write"]
+__all__ = ["Equals", "PointRecord", "ScopeClause", "Where", "Write", "as_record"]
 
 
 @dataclass(slots=True)
@@ -56,3 +56,16 @@ class Write:
     @property
     def text(self) -> str:
         return str(self.payload.get("text_lemmatized") or self.payload.get("data") or "")
+
+
+def as_record(point: Any, with_vectors: bool, score: float = 0.0) -> PointRecord:
+    """An engine's point (Edge's ``Record``/``ScoredPoint``, qdrant-client's) as a :class:`PointRecord`."""
+    vector = None
+    if with_vectors:
+        import numpy as np
+
+        raw = point.vector
+        if isinstance(raw, dict):
+            raw = raw.get("")
+        vector = None if raw is None else np.asarray(raw, dtype=np.float32)
+    return PointRecord(str(point.id), dict(point.payload or {}), vector, score)

@@ -18,7 +18,7 @@ from typing import Any
 
 from massmem.memory.bm25 import SPARSE_NAME
 from massmem.memory.engine import Sparse
-from massmem.memory.points import Equals, PointRecord, ScopeClause, Where, Write
+from massmem.memory.points import Equals, PointRecord, ScopeClause, Where, Write, as_record
 
 __all__ = ["ServerEngine"]
 
@@ -84,7 +84,7 @@ class ServerEngine:
             points, offset = self.client.scroll(
                 name, scroll_filter=missing, limit=page, offset=offset, with_payload=True, with_vectors=False
             )
-            records = [_record(p, False) for p in points]
+            records = [as_record(p, False) for p in points]
             texts = [str(r.payload.get("text_lemmatized") or r.payload.get("data") or "") for r in records]
             updates = [
                 models.PointVectors(
@@ -128,7 +128,7 @@ class ServerEngine:
         if not ids:
             return []
         found = self.client.retrieve(name, ids=list(ids), with_payload=True, with_vectors=with_vectors)
-        return [_record(p, with_vectors) for p in found]
+        return [as_record(p, with_vectors) for p in found]
 
     def scroll(
         self, name: str, where: Where, limit: int, offset: Any = None, *, with_vectors: bool = False
@@ -139,7 +139,7 @@ class ServerEngine:
         points, next_offset = self.client.scroll(
             name, scroll_filter=flt, limit=limit, offset=offset, with_payload=True, with_vectors=with_vectors
         )
-        return [_record(p, with_vectors) for p in points], next_offset
+        return [as_record(p, with_vectors) for p in points], next_offset
 
     def count(self, name: str, where: Where = None) -> int:
         flt = _filter(where)
@@ -191,7 +191,7 @@ class ServerEngine:
                 with_payload=True,
                 with_vectors=with_vectors,
             )
-        return [_record(h, with_vectors, float(h.score)) for h in response.points]
+        return [as_record(h, with_vectors, float(h.score)) for h in response.points]
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -229,15 +229,3 @@ def _clause(clause: ScopeClause) -> Any:
     if clause.max_turn is not None:
         must.append(models.FieldCondition(key="turn", range=models.Range(lte=clause.max_turn)))
     return models.Filter(must=must)
-
-
-def _record(point: Any, with_vectors: bool, score: float = 0.0) -> PointRecord:
-    vector = None
-    if with_vectors:
-        import numpy as np
-
-        raw = point.vector
-        if isinstance(raw, dict):
-            raw = raw.get("")
-        vector = None if raw is None else np.asarray(raw, dtype=np.float32)
-    return PointRecord(str(point.id), dict(point.payload or {}), vector, score)
