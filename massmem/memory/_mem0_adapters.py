@@ -237,7 +237,10 @@ def build_memory(
     ``llm_provider`` ``None`` or ``"massmem"`` uses ``extract_fn``; anything else is a mem0
     provider configured by ``llm_config``.
     """
+    from massmem.memory.store import register_store
+
     store.ensure_collection(collection, embedder.dims)
+    register_store(store)  # mem0's vector store finds it by key
     provider = llm_provider or "massmem"
     llm_section: dict[str, Any] = {"provider": provider}
     if provider != "massmem" and llm_config:

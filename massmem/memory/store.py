@@ -30,7 +30,7 @@ from massmem.memory.qdrant_store import Store
 if TYPE_CHECKING:
     from massmem.config.schema import QdrantConfig
 
-__all__ = ["close_all_stores", "open_store", "server_mode_hint", "store_for_key"]
+__all__ = ["close_all_stores", "open_store", "register_store", "server_mode_hint", "store_for_key"]
 
 _LOCK_FILE = ".massmem.lock"
 _ENGINE_DIR = "edge"
@@ -88,6 +88,14 @@ def open_store(config: QdrantConfig | None = None, *, on_disk: bool = True) -> S
             atexit.register(close_all_stores)
             _atexit_registered = True
         return store
+
+
+def register_store(store: Store) -> None:
+    """Make a store built elsewhere (a test's server engine, say) findable by :func:`store_for_key`."""
+    with _registry_lock:
+        current = _registry.get(store.key)
+        if current is None or current.closed:
+            _registry[store.key] = store
 
 
 def store_for_key(key: str) -> Store:

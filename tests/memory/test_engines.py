@@ -194,3 +194,25 @@ def test_a_server_collection_from_before_gets_bm25_vectors_on_open(embedder) -> 
     hits = store.query("old", text="Harbor registry", limit=3)
     assert [h.payload["data"] for h in hits] == [TEXTS[0]]
     assert store.count("old") == len(texts)  # nothing lost, nothing added
+
+
+async def test_mem0_extraction_writes_through_the_server_engine(make_memory) -> None:
+    """mem0 (fact extraction) on a server store: its facts carry BM25 vectors and come back."""
+    from qdrant_client import QdrantClient
+
+    from massmem.memory.qdrant_store import Store
+    from massmem.memory.server_engine import ServerEngine
+    from massmem.messages import AssistantMessage
+    from tests.memory.conftest import facts_fn
+
+    server = Store(key="mem0-server", engine=ServerEngine(QdrantClient(location=":memory:"), "memory"))
+    memory = make_memory(
+        "agent_a", store=server, llm="agent", extract_fn=facts_fn("The cache TTL for avatars is 36 hours.")
+    )
+    result = await memory.record([AssistantMessage("We settled the avatar cache question.")], turn=1)
+    assert result.extraction == "ok"
+    facts = server.query(memory.collection, text="avatars cache TTL", limit=5)
+    assert any("36 hours" in p.payload["data"] and p.payload.get("kind") == "fact" for p in facts)
+    hits = await memory.retrieve("how long are avatars cached?", limit=3)
+    assert any("36 hours" in h.text and h.kind == "fact" for h in hits)
+    server.close()
