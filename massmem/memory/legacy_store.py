@@ -1,4 +1,4 @@
-"""Converting a store written by massmem before 0.3 (``qdrant-client``'s local mode) to Qdrant Edge.
+"""Converting a store written by an earlier massmem (``qdrant-client``'s local mode) to Qdrant Edge.
 
 Older massmem kept local memory in ``qdrant-client``'s local-mode folder (``meta.json`` and
 ``collection/<name>/storage.sqlite``) with an SQLite FTS5 index beside it.  On the first open

@@ -70,7 +70,7 @@ class ServerEngine:
                 self.client.create_payload_index(name, field_name=field_name, field_schema=schema)
 
     def backfill_sparse(self, name: str, encode: Any, page: int = 256) -> int:
-        """Give BM25 vectors to points written without one (by massmem before 0.3); how many.
+        """Give BM25 vectors to points written without one (by an earlier massmem); how many.
 
         Points whose text has no indexable word stay without one, and are looked at again on
         the next open; that costs one filtered scroll.

@@ -9,7 +9,7 @@ names the folder and the fix (Qdrant server mode).  massmem takes its own non-bl
 lock on the folder before the engine reads anything, so the refusal is immediate and never
 a hang.
 
-A folder written by massmem before 0.3 (``qdrant-client``'s local mode) is converted on
+A folder written by an earlier massmem (``qdrant-client``'s local mode) is converted on
 open by :mod:`massmem.memory.legacy_store`, losing nothing.  ``on_disk: false`` keeps the
 store in a temporary folder that is removed when the process ends.
 """
