@@ -88,7 +88,7 @@ def _quiet_mem0_loggers() -> None:
 
 
 def _register_providers() -> None:
-    """Make mem0's factories able to build massmem's LLM and embedder adapters."""
+    """Make mem0's factories able to build massmem's LLM, embedder and vector-store adapters."""
     from mem0.utils.factory import EmbedderFactory, LlmFactory, VectorStoreFactory
     from mem0.vector_stores.configs import VectorStoreConfig
 
