@@ -417,7 +417,7 @@ def run_loco(conversations: list[Conversation], root: Path, embedder: Any, bar: 
     """Leave-one-conversation-out choice of the re-ranking shares; every number it needs."""
     from massmem.config.schema import PersistentMemoryConfig, QdrantConfig
     from massmem.memory.persistent import PersistentMemory
-    from massmem.memory.retrieval import DEFAULT_WEIGHTS, FusionWeights, candidates, fuse
+    from massmem.memory.retrieval import DEFAULT_WEIGHTS, RANKING_FIELDS, FusionWeights, candidates, fuse
     from massmem.memory.store import open_store
 
     grid = [(p, n, g) for p in LOCO_PREFETCH for n in LOCO_SHARES for g in LOCO_SHARES]
@@ -444,7 +444,14 @@ def run_loco(conversations: list[Conversation], root: Path, embedder: Any, bar: 
             vector = embedder.embed_one(q.text)
             for prefetch in LOCO_PREFETCH:
                 points, pool = candidates(
-                    store, memory.collection, vector, q.text, memory.scope(), DEFAULT_WEIGHTS.pool, prefetch
+                    store,
+                    memory.collection,
+                    vector,
+                    q.text,
+                    memory.scope(),
+                    DEFAULT_WEIGHTS.pool,
+                    prefetch,
+                    fields=(*RANKING_FIELDS, "dia_id"),
                 )
                 dia = {p.id: p.payload.get("dia_id", "") for p in points}
                 for p, n, g in grid:

@@ -176,8 +176,12 @@ class Store:
         limit: int,
         prefetch: int | None = None,
         with_vectors: bool = False,
+        fields: Sequence[str] | None = None,
     ) -> list[PointRecord]:
-        """One engine query: dense (``vector``), BM25 (``text``), or both fused in the engine."""
+        """One engine query: dense (``vector``), BM25 (``text``), or both fused in the engine.
+
+        ``fields``: only these payload keys of each point (``None``: the whole payload).
+        """
         dense = None if vector is None else [float(x) for x in vector]
         sparse = encode_query(text) if text else None
         with self._calling():
@@ -189,6 +193,7 @@ class Store:
                 limit=limit,
                 prefetch=prefetch,
                 with_vectors=with_vectors,
+                fields=fields,
             )
 
     def dense_search(self, name: str, vector: Any, where: Where, limit: int) -> list[PointRecord]:

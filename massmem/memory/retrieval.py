@@ -32,7 +32,19 @@ if TYPE_CHECKING:
     from massmem.memory.points import PointRecord
     from massmem.memory.qdrant_store import Store
 
-__all__ = ["DEFAULT_WEIGHTS", "Candidate", "FusionWeights", "candidates", "fuse", "hybrid_search"]
+__all__ = [
+    "DEFAULT_WEIGHTS",
+    "RANKING_FIELDS",
+    "Candidate",
+    "FusionWeights",
+    "candidates",
+    "fuse",
+    "hybrid_search",
+]
+
+
+#: the payload keys re-ranking reads
+RANKING_FIELDS = ("batch_id", "seq")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +111,22 @@ def candidates(
     clauses: Sequence[ScopeClause] | None,
     pool: int,
     prefetch: int | None = None,
+    fields: Sequence[str] = RANKING_FIELDS,
 ) -> tuple[list[PointRecord], list[Candidate]]:
-    """The engine's fused top ``pool`` for ``query`` and the same points as re-ranking input."""
-    points = store.query(collection, vector=vector, text=query, where=clauses, limit=pool, prefetch=prefetch)
+    """The engine's fused top ``pool`` for ``query`` and the same points as re-ranking input.
+
+    The points carry only the payload keys in ``fields`` (by default what re-ranking reads):
+    the caller fetches the whole payload of the few it keeps.
+    """
+    points = store.query(
+        collection,
+        vector=vector,
+        text=query,
+        where=clauses,
+        limit=pool,
+        prefetch=prefetch,
+        fields=fields,
+    )
     out = []
     for point in points:
         seq = point.payload.get("seq")
@@ -131,12 +156,14 @@ def hybrid_search(
     if limit <= 0 or not query.strip():
         return []
     vector = embedder.embed_one(query) if query_vector is None else query_vector
-    points, pool = candidates(
+    _, pool = candidates(
         store, collection, vector, query, clauses, max(weights.pool, limit), weights.prefetch
     )
-    records = {p.id: p for p in points}
+    best = fuse(pool, weights)[:limit]
+    full = {p.id: p for p in store.retrieve(collection, [point_id for point_id, _ in best])}
     out = []
-    for point_id, score in fuse(pool, weights)[:limit]:
-        point = records[point_id]
-        out.append(type(point)(point.id, point.payload, None, score))
+    for point_id, score in best:
+        point = full.get(point_id)
+        if point is not None:  # deleted between the two calls
+            out.append(type(point)(point.id, point.payload, None, score))
     return out

@@ -130,6 +130,57 @@ def test_the_index_step_keeps_answers_right(monkeypatch: pytest.MonkeyPatch, emb
     assert store.count("c", [ScopeClause("a1", max_turn=9)]) == 5
 
 
+def test_a_collection_from_before_int8_gets_its_int8_vectors_once(
+    massmem_home: Path, embedder, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A format-1 collection (float vectors only) is optimised on its first open, then marked."""
+    import json
+
+    monkeypatch.setattr(edge_engine, "INDEX_EVERY", 10**9)  # nothing indexed while writing
+    folder = massmem_home / "q"
+    store = open_store(QdrantConfig(path=str(folder)))
+    store.ensure_collection("c", embedder.dims)
+    texts = [f"Note {i}: the backup of volume {i} runs at {i % 24}:00." for i in range(1200)]
+    texts[700] = "The spare key to the data centre cage is in locker 12."
+    store.upsert("c", [str(uuid.uuid4()) for _ in texts], embedder.embed(texts), [{"data": t} for t in texts])
+    close_all_stores()
+    meta = folder / "edge" / "c" / "massmem-collection.json"
+    meta.write_text(json.dumps({"dims": embedder.dims, "format": 1}), encoding="utf-8")
+
+    with caplog.at_level("WARNING", logger="massmem.memory.edge_engine"):
+        store = open_store(QdrantConfig(path=str(folder)))
+        question = "where is the spare cage key?"
+        hits = store.query("c", vector=embedder.embed_one(question), text=question, limit=3)
+    assert "preparing the faster index of c (1200 records, once)" in caplog.text
+    assert "locker 12" in hits[0].payload["data"]
+    assert json.loads(meta.read_text(encoding="utf-8"))["format"] == 2
+    info = store.engine._open("c").shard.info()
+    assert info.indexed_vectors_count >= 1200  # the optimiser built the index (and int8 copies)
+    close_all_stores()
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="massmem.memory.edge_engine"):
+        open_store(QdrantConfig(path=str(folder))).count("c")
+    assert "preparing" not in caplog.text  # once
+
+
+def test_a_query_returns_only_the_payload_keys_asked_for(embedder) -> None:
+    store = open_store()
+    store.ensure_collection("c", embedder.dims)
+    store.upsert(
+        "c",
+        [str(uuid.uuid4()) for _ in TEXTS],
+        embedder.embed(TEXTS),
+        [{"data": t, "batch_id": "b1", "seq": i, "agent_id": "a"} for i, t in enumerate(TEXTS)],
+    )
+    question = "which cat did Caroline adopt?"
+    vector = embedder.embed_one(question)
+    slim = store.query("c", vector=vector, text=question, limit=3, fields=("batch_id", "seq"))
+    assert [set(p.payload) for p in slim] == [{"batch_id", "seq"}] * 3
+    full = store.query("c", vector=vector, text=question, limit=3)
+    assert [p.id for p in slim] == [p.id for p in full]
+    assert "Pixel" in full[0].payload["data"]
+
+
 def test_a_write_through_another_client_is_in_the_next_answer(embedder) -> None:
     """Server mode keeps nothing beside the engine: another process's write is visible at once."""
     from qdrant_client import QdrantClient, models
