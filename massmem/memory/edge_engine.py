@@ -30,7 +30,7 @@ from typing import Any
 
 from massmem.errors import MemoryError_
 from massmem.memory.bm25 import SPARSE_NAME
-from massmem.memory.engine import QUANTILE, Sparse
+from massmem.memory.engine import QUANTILE, Sparse, dense_value
 from massmem.memory.points import Equals, PointRecord, ScopeClause, Where, Write, as_record
 
 __all__ = ["INDEX_EVERY", "EdgeEngine", "safe_collection_name"]
@@ -65,11 +65,12 @@ def safe_collection_name(name: str) -> str:
 
 
 class _Shard:
-    __slots__ = ("dims", "pending", "shard")
+    __slots__ = ("dims", "multi", "pending", "shard")
 
-    def __init__(self, shard: Any, dims: int) -> None:
+    def __init__(self, shard: Any, dims: int, multi: bool) -> None:
         self.shard = shard
         self.dims = dims
+        self.multi = multi
         self.pending = 0
 
 
@@ -97,23 +98,36 @@ class EdgeEngine:
     def _folder(self, name: str) -> Path:
         return self.root / safe_collection_name(name)
 
-    def dims(self, name: str) -> int | None:
-        if name in self._shards:
-            return self._shards[name].dims
+    def _meta(self, name: str) -> dict[str, Any] | None:
         meta = self._folder(name) / _META
         if not meta.is_file():
             return None
         try:
-            return int(json.loads(meta.read_text(encoding="utf-8"))["dims"])
+            data = json.loads(meta.read_text(encoding="utf-8"))
+            int(data["dims"])
+            return dict(data)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise MemoryError_(
                 f"the collection file {meta} is damaged ({exc}); restore it from a backup"
             ) from exc
 
-    def _config(self, dims: int) -> Any:
+    def dims(self, name: str) -> int | None:
+        if name in self._shards:
+            return self._shards[name].dims
+        meta = self._meta(name)
+        return None if meta is None else int(meta["dims"])
+
+    def multivector(self, name: str) -> bool:
+        return self._open(name).multi
+
+    def _config(self, dims: int, multi: bool) -> Any:
         qe = self._qe
         return qe.EdgeConfig(
-            vectors=qe.EdgeVectorParams(size=dims, distance=qe.Distance.Cosine),
+            vectors=qe.EdgeVectorParams(
+                size=dims,
+                distance=qe.Distance.Cosine,
+                multivector_config=qe.MultiVectorConfig(qe.MultiVectorComparator.MaxSim) if multi else None,
+            ),
             sparse_vectors={SPARSE_NAME: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
             hnsw_config=qe.HnswIndexConfig(m=16, ef_construct=64, full_scan_threshold=10_000),
             quantization_config=qe.ScalarQuantizationConfig(
@@ -130,41 +144,38 @@ class EdgeEngine:
         if folder.exists():  # a half-made collection (no metadata): start it again
             shutil.rmtree(folder)
         qe = self._qe
-        shard = qe.EdgeShard.create(str(folder), self._config(dims))
+        shard = qe.EdgeShard.create(str(folder), self._config(dims, multi=True))
         for field_name, kind in _INDEXED_FIELDS:
             shard.update(
                 qe.UpdateOperation.create_field_index(field_name, getattr(qe.PayloadSchemaType, kind))
             )
-        self._write_meta(name, dims)
-        self._shards[name] = _Shard(shard, dims)
+        self._write_meta(name, dims, multi=True)
+        self._shards[name] = _Shard(shard, dims, multi=True)
 
-    def _write_meta(self, name: str, dims: int) -> None:
+    def _write_meta(self, name: str, dims: int, *, multi: bool) -> None:
         meta = self._folder(name) / _META
         staged = meta.with_name(meta.name + ".new")
-        staged.write_text(json.dumps({"dims": dims, "format": _FORMAT}), encoding="utf-8")
+        staged.write_text(
+            json.dumps({"dims": dims, "format": _FORMAT, "multivector": multi}), encoding="utf-8"
+        )
         staged.replace(meta)
-
-    def _format(self, name: str) -> int:
-        try:
-            return int(json.loads((self._folder(name) / _META).read_text(encoding="utf-8")).get("format", 1))
-        except (OSError, ValueError, TypeError, AttributeError):
-            return 1
 
     def _open(self, name: str) -> _Shard:
         entry = self._shards.get(name)
         if entry is not None:
             return entry
-        dims = self.dims(name)
-        if dims is None:
+        meta = self._meta(name)
+        if meta is None:
             raise MemoryError_(f"the memory collection {name!r} does not exist")
+        dims, multi = int(meta["dims"]), bool(meta.get("multivector", False))
         try:  # this version's settings (indexing, merging) apply to shards made by an older one
-            shard = self._qe.EdgeShard.load(str(self._folder(name)), self._config(dims))
+            shard = self._qe.EdgeShard.load(str(self._folder(name)), self._config(dims, multi))
         except Exception as exc:
             raise MemoryError_(
                 f"could not open the memory collection {name!r} in {self.root}: {exc}"
             ) from exc
-        entry = self._shards[name] = _Shard(shard, dims)
-        if self._format(name) < _FORMAT:
+        entry = self._shards[name] = _Shard(shard, dims, multi)
+        if int(meta.get("format", 1)) < _FORMAT:
             self._upgrade(name, entry)
         return entry
 
@@ -172,7 +183,8 @@ class EdgeEngine:
         """Give a collection made by an earlier massmem its int8 vectors (once; ~10 s at 100k points).
 
         Until then its searches score every float vector, ~30 % slower; nothing else changes,
-        so a failure here only leaves the collection slower and is tried again next time.
+        so a failure here only leaves the collection slower and is tried again next time.  (Its
+        points keep one vector each: sentence vectors come with collections made from now on.)
         """
         count = entry.shard.info().points_count
         log.warning("memory: preparing the faster index of %s (%d records, once)...", name, count)
@@ -182,7 +194,7 @@ class EdgeEngine:
         except Exception:
             log.warning("memory: preparing the faster index failed; searches stay slower", exc_info=True)
             return
-        self._write_meta(name, entry.dims)
+        self._write_meta(name, entry.dims, multi=entry.multi)
 
     def backfill_sparse(self, name: str, encode: Any) -> int:
         """Nothing to do: every point written here (or converted into here) has its BM25 vector."""
@@ -204,7 +216,7 @@ class EdgeEngine:
         entry = self._open(name)
         points = []
         for write, bm25 in zip(writes, sparse, strict=True):
-            vectors: dict[str, Any] = {"": [float(x) for x in write.vector]}
+            vectors: dict[str, Any] = {"": dense_value(write.vector, entry.multi)}
             if bm25 is not None:
                 vectors[SPARSE_NAME] = qe.SparseVector(bm25[0], bm25[1])
             points.append(qe.Point(write.id, vectors, write.payload))
@@ -273,10 +285,11 @@ class EdgeEngine:
         if flt is _NOTHING or limit <= 0 or (dense is None and sparse is None):
             return []
         qe = self._qe
+        entry = self._open(name)
         payload: Any = True if fields is None else qe.PayloadSelector.Include(list(fields))
         searches = []
         if dense is not None:
-            searches.append(qe.Query.Nearest([float(x) for x in dense]))
+            searches.append(qe.Query.Nearest(dense_value(dense, entry.multi)))
         if sparse is not None:
             searches.append(qe.Query.Nearest(qe.SparseVector(sparse[0], sparse[1]), using=SPARSE_NAME))
         if len(searches) == 1:
@@ -293,7 +306,7 @@ class EdgeEngine:
                 with_payload=payload,
                 with_vector=with_vectors,
             )
-        hits = self._open(name).shard.query(request)
+        hits = entry.shard.query(request)
         return [as_record(h, with_vectors, float(h.score)) for h in hits]
 
     def _filter(self, where: Where) -> Any:

@@ -24,12 +24,32 @@ from typing import Any, Protocol
 
 from massmem.memory.points import PointRecord, Where, Write
 
-__all__ = ["QUANTILE", "Engine", "Sparse"]
+__all__ = ["QUANTILE", "Engine", "Sparse", "dense_value", "is_multi"]
 
 #: a BM25 sparse vector as ``(indices, values)``
 Sparse = tuple[list[int], list[float]]
 #: int8 quantisation clips each dimension's values to this quantile of the data first
 QUANTILE = 0.99
+
+
+def is_multi(vector: Any) -> bool:
+    """Is ``vector`` several vectors (a matrix, or a list of lists) rather than one?"""
+    ndim = getattr(vector, "ndim", None)
+    if ndim is not None:
+        return bool(ndim == 2)
+    return bool(len(vector)) and hasattr(vector[0], "__len__")
+
+
+def dense_value(vector: Any, multi: bool) -> list[float] | list[list[float]]:
+    """``vector`` as the engine takes it: one list of floats, or a list of them (``multi``).
+
+    A point's vectors are its whole text's first, then one per sentence (see
+    :meth:`Engine.multivector`); a collection of one vector per point keeps the first.
+    """
+    rows = [vector] if not is_multi(vector) else list(vector)
+    if multi:
+        return [[float(x) for x in row] for row in rows]
+    return [float(x) for x in rows[0]]
 
 
 class Engine(Protocol):
@@ -66,6 +86,16 @@ class Engine(Protocol):
     ) -> tuple[list[PointRecord], Any]: ...
 
     def count(self, name: str, where: Where = None) -> int: ...
+
+    def multivector(self, name: str) -> bool:
+        """Does each point of ``name`` hold several dense vectors, scored by their best (MaxSim)?
+
+        Collections made by this version do: a raw record of a user's message keeps its whole
+        text's vector and one per sentence, so a fact said in passing ("By the way, my locker
+        code is 4-17-32. Anyway: ...") is found by its own sentence.  Collections made before
+        hold one vector per point and keep working as they are.
+        """
+        ...
 
     def query(
         self,

@@ -300,10 +300,34 @@ class PersistentMemory:
                 )
                 texts.append(passage)
                 seq += 1
-        vectors = self.embedder.embed(texts)
+        if self.store.multivector(self.collection):
+            vectors = self._with_sentences(texts, [p["role"] for p in payloads])
+        else:
+            vectors = list(self.embedder.embed(texts))
         ids = [str(uuid.uuid4()) for _ in texts]
         self.store.upsert(self.collection, ids, vectors, payloads)
         return ids
+
+    def _with_sentences(self, texts: Sequence[str], roles: Sequence[str]) -> list[Any]:
+        """Each passage's vector; a user's passage of several sentences also gets one per sentence.
+
+        The engine scores a point by its best vector (MaxSim), so a fact the user mentions in
+        passing before asking something else is found by its own sentence.  Only the user's
+        messages: that is where such asides are, and an answer's sentences would double the
+        embedding work of recording.  LoCoMo recall@10 (leave-one-conversation-out) went from
+        0.763 to 0.771, and planted facts at 10k records from 0.84 to 0.92 (docs/benchmarks.md).
+        """
+        parts = [
+            split_passages(t, by_sentence=True) if role == "user" else [t]
+            for t, role in zip(texts, roles, strict=True)
+        ]
+        extra = sorted({s for p in parts if len(p) > 1 for s in p} - set(texts))
+        embedded = self.embedder.embed([*texts, *extra])  # one call: one shared forward pass
+        found = dict(zip([*texts, *extra], embedded, strict=True))
+        return [
+            [found[t], *(found[s] for s in p)] if len(p) > 1 else found[t]
+            for t, p in zip(texts, parts, strict=True)
+        ]
 
     def _extract(self, entries: Sequence[Entry], base: Mapping[str, Any], result: RecordResult) -> None:
         memory = self._memory()

@@ -47,10 +47,14 @@ Where: TypeAlias = Sequence[ScopeClause] | Equals | None
 
 @dataclass(frozen=True, slots=True)
 class Write:
-    """One point to write: its dense vector, and the text its BM25 vector is made from."""
+    """One point to write: its dense vector(s), and the text its BM25 vector is made from.
+
+    ``vector`` is one vector, or several (the whole text's first, then one per sentence) for
+    a collection whose points keep several (:meth:`~massmem.memory.engine.Engine.multivector`).
+    """
 
     id: str
-    vector: Sequence[float]
+    vector: Any
     payload: dict[str, Any]
 
     @property

@@ -103,10 +103,7 @@ class Store:
     # -- writes -----------------------------------------------------------------------------
 
     def upsert(self, name: str, ids: Sequence[str], vectors: Any, payloads: Sequence[dict[str, Any]]) -> None:
-        writes = [
-            Write(str(i), [float(x) for x in v], dict(p or {}))
-            for i, v, p in zip(ids, vectors, payloads, strict=True)
-        ]
+        writes = [Write(str(i), v, dict(p or {})) for i, v, p in zip(ids, vectors, payloads, strict=True)]
         if not writes:
             return
         sparse = encode_documents([w.text for w in writes])
@@ -137,6 +134,11 @@ class Store:
                 self.engine.delete(name, [str(i) for i in ids])
 
     # -- reads ------------------------------------------------------------------------------
+
+    def multivector(self, name: str) -> bool:
+        """Do points of ``name`` keep a vector per sentence besides their whole text's (MaxSim)?"""
+        with self._calling():
+            return self.engine.multivector(name)
 
     def retrieve(self, name: str, ids: Sequence[str], *, with_vectors: bool = False) -> list[PointRecord]:
         with self._calling():

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from massmem.memory.bm25 import SPARSE_NAME
-from massmem.memory.engine import QUANTILE, Sparse
+from massmem.memory.engine import QUANTILE, Sparse, dense_value
 from massmem.memory.points import Equals, PointRecord, ScopeClause, Where, Write, as_record
 
 __all__ = ["ServerEngine"]
@@ -38,6 +38,7 @@ class ServerEngine:
     def __init__(self, client: Any, address: str) -> None:
         self.client = client
         self.address = address
+        self._multi: dict[str, bool] = {}
 
     def describe(self) -> str:
         return f"Qdrant server {self.address}"
@@ -54,6 +55,14 @@ class ServerEngine:
         size = getattr(vectors, "size", None)
         return int(size) if size is not None else None
 
+    def multivector(self, name: str) -> bool:
+        if name not in self._multi:
+            vectors = self.client.get_collection(name).config.params.vectors
+            if isinstance(vectors, dict):
+                vectors = vectors.get("")
+            self._multi[name] = getattr(vectors, "multivector_config", None) is not None
+        return self._multi[name]
+
     def create(self, name: str, dims: int) -> None:
         from qdrant_client import models
 
@@ -61,7 +70,11 @@ class ServerEngine:
             return
         self.client.create_collection(
             collection_name=name,
-            vectors_config=models.VectorParams(size=dims, distance=models.Distance.COSINE),
+            vectors_config=models.VectorParams(
+                size=dims,
+                distance=models.Distance.COSINE,
+                multivector_config=models.MultiVectorConfig(comparator=models.MultiVectorComparator.MAX_SIM),
+            ),
             sparse_vectors_config={SPARSE_NAME: models.SparseVectorParams(modifier=models.Modifier.IDF)},
             # the same int8 copies the embedded engine keeps (edge_engine.py): faster searches
             quantization_config=models.ScalarQuantization(
@@ -106,15 +119,17 @@ class ServerEngine:
                 return filled
 
     def drop(self, name: str) -> None:
+        self._multi.pop(name, None)
         if self.client.collection_exists(name):
             self.client.delete_collection(name)
 
     def upsert(self, name: str, writes: Sequence[Write], sparse: Sequence[Sparse | None]) -> None:
         from qdrant_client import models
 
+        multi = self.multivector(name)
         points = []
         for write, bm25 in zip(writes, sparse, strict=True):
-            vectors: dict[str, Any] = {"": [float(x) for x in write.vector]}
+            vectors: dict[str, Any] = {"": dense_value(write.vector, multi)}
             if bm25 is not None:
                 vectors[SPARSE_NAME] = models.SparseVector(indices=bm25[0], values=bm25[1])
             points.append(models.PointStruct(id=write.id, vector=vectors, payload=write.payload))
@@ -172,7 +187,7 @@ class ServerEngine:
             return []
         searches: list[tuple[Any, str | None]] = []
         if dense is not None:
-            searches.append(([float(x) for x in dense], None))
+            searches.append((dense_value(dense, self.multivector(name)), None))
         if sparse is not None:
             searches.append((models.SparseVector(indices=sparse[0], values=sparse[1]), SPARSE_NAME))
         payload: Any = True if fields is None else list(fields)

@@ -130,21 +130,31 @@ def test_the_index_step_keeps_answers_right(monkeypatch: pytest.MonkeyPatch, emb
     assert store.count("c", [ScopeClause("a1", max_turn=9)]) == 5
 
 
-def test_a_collection_from_before_int8_gets_its_int8_vectors_once(
-    massmem_home: Path, embedder, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+def test_a_collection_from_before_gets_its_int8_vectors_once_and_keeps_one_vector_a_point(
+    massmem_home: Path, embedder, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A format-1 collection (float vectors only) is optimised on its first open, then marked."""
+    """A format-1 collection (one float vector a point, no int8 copies) as the previous version
+    made it: optimised on its first open, then marked; its points keep one vector each."""
     import json
 
-    monkeypatch.setattr(edge_engine, "INDEX_EVERY", 10**9)  # nothing indexed while writing
     folder = massmem_home / "q"
-    store = open_store(QdrantConfig(path=str(folder)))
-    store.ensure_collection("c", embedder.dims)
+    engine = edge_engine.EdgeEngine(folder / "edge")
+    shard_folder = folder / "edge" / "c"
+    shard = engine._qe.EdgeShard.create(str(shard_folder), engine._config(embedder.dims, multi=False))
     texts = [f"Note {i}: the backup of volume {i} runs at {i % 24}:00." for i in range(1200)]
     texts[700] = "The spare key to the data centre cage is in locker 12."
-    store.upsert("c", [str(uuid.uuid4()) for _ in texts], embedder.embed(texts), [{"data": t} for t in texts])
-    close_all_stores()
-    meta = folder / "edge" / "c" / "massmem-collection.json"
+    qe = engine._qe
+    shard.update(
+        qe.UpdateOperation.upsert_points(
+            [
+                qe.Point(str(uuid.uuid4()), {"": [float(x) for x in v]}, {"data": t})
+                for t, v in zip(texts, embedder.embed(texts), strict=True)
+            ]
+        )
+    )
+    shard.flush()
+    shard.close()
+    meta = shard_folder / "massmem-collection.json"
     meta.write_text(json.dumps({"dims": embedder.dims, "format": 1}), encoding="utf-8")
 
     with caplog.at_level("WARNING", logger="massmem.memory.edge_engine"):
@@ -153,14 +163,50 @@ def test_a_collection_from_before_int8_gets_its_int8_vectors_once(
         hits = store.query("c", vector=embedder.embed_one(question), text=question, limit=3)
     assert "preparing the faster index of c (1200 records, once)" in caplog.text
     assert "locker 12" in hits[0].payload["data"]
-    assert json.loads(meta.read_text(encoding="utf-8"))["format"] == 2
-    info = store.engine._open("c").shard.info()
-    assert info.indexed_vectors_count >= 1200  # the optimiser built the index (and int8 copies)
+    assert json.loads(meta.read_text(encoding="utf-8")) == {
+        "dims": embedder.dims,
+        "format": 2,
+        "multivector": False,
+    }
+    assert store.engine._open("c").shard.info().indexed_vectors_count >= 1200
+    assert not store.multivector("c")
+    # a new record through the store still goes in as one vector
+    store.upsert(
+        "c",
+        ["00000000-0000-0000-0000-000000000001"],
+        [embedder.embed_one("late note")],
+        [{"data": "late note"}],
+    )
+    assert store.count("c") == 1201
     close_all_stores()
     caplog.clear()
     with caplog.at_level("WARNING", logger="massmem.memory.edge_engine"):
         open_store(QdrantConfig(path=str(folder))).count("c")
     assert "preparing" not in caplog.text  # once
+
+
+def test_a_new_collection_scores_a_point_by_its_best_sentence(embedder) -> None:
+    """MaxSim: a point's vectors are its whole text's and its sentences'; the best one counts."""
+    store = open_store()
+    store.ensure_collection("c", embedder.dims)
+    assert store.multivector("c")
+    aside = "By the way, my mentor at work is Adaeze Nwosu."
+    message = f"{aside} Anyway: what is a good 35-minute workout I can do in a hotel room?"
+    other = "How often should an old dog see the vet?"
+    store.upsert(
+        "c",
+        ["00000000-0000-0000-0000-00000000000a", "00000000-0000-0000-0000-00000000000b"],
+        [[embedder.embed_one(message), embedder.embed_one(aside)], embedder.embed_one(other)],
+        [{"data": message}, {"data": other}],
+    )
+    question = embedder.embed_one("Who is my mentor at the company?")
+    hits = store.query("c", vector=question, limit=2)
+    assert hits[0].payload["data"] == message
+    whole_only = float(question @ embedder.embed_one(message))
+    assert hits[0].score == pytest.approx(float(question @ embedder.embed_one(aside)), abs=1e-3)
+    assert hits[0].score > whole_only + 0.1  # the aside's own sentence, not the diluted whole
+    kept = store.retrieve("c", [hits[0].id], with_vectors=True)[0].vector
+    assert kept is not None and kept.shape == (2, embedder.dims)
 
 
 def test_a_query_returns_only_the_payload_keys_asked_for(embedder) -> None:

@@ -43,6 +43,25 @@ async def test_record_then_retrieve_across_turns(make_memory) -> None:
     assert memory.count() == 4
 
 
+async def test_a_users_message_keeps_a_vector_per_sentence(make_memory, embedder) -> None:
+    """A user's message of several sentences is one record with its whole text's vector and one
+    per sentence (the engine scores it by the best: see test_engines); an answer keeps one."""
+    memory = make_memory(limit=3)
+    aside = "By the way, my locker combination at the gym is 4-17-32."
+    asked = "Anyway: how much paint do I need for a 12-square-metre living room?"
+    result = await memory.record(
+        [UserMessage(f"{aside} {asked}"), AssistantMessage("About 3 litres for two coats.")], turn=1
+    )
+    user, answer = memory.store.retrieve(memory.collection, result.raw_ids, with_vectors=True)
+    assert user.payload["data"] == f"{aside} {asked}" and answer.payload["role"] == "assistant"
+    assert user.vector.shape == (3, embedder.dims) and answer.vector.shape == (1, embedder.dims)
+    expected = embedder.embed([f"{aside} {asked}", aside, asked])
+    assert float((user.vector * expected).sum(axis=1).min()) > 0.99  # whole, then each sentence
+    hits = await memory.retrieve("What's the code that opens my locker at the gym?")
+    assert hits[0].text == f"{aside} {asked}"
+    assert memory.count() == 2  # the sentences are vectors, not records
+
+
 async def test_limit_is_respected(make_memory) -> None:
     memory = make_memory(limit=2)
     await memory.record(
