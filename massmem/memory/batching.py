@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["TORCH_FIXED_COST_US", "plan_batches"]
+__all__ = ["TORCH_FIXED_COST_US", "plan_batches", "spread_batches"]
 
 #: cost model of one forward pass on a CPU, in microseconds (measured on 2 EPYC cores,
 #: bf16 torch; only the ratio matters: a batch is worth ~70 tokens of padding)
@@ -43,3 +43,25 @@ def plan_batches(
         batches.append((cut[stop], stop))
         stop = cut[stop]
     return batches[::-1]
+
+
+def spread_batches(
+    batches: Sequence[tuple[int, int]], lengths: Sequence[int], workers: int
+) -> list[tuple[int, int]]:
+    """``batches`` cut further until there is one for each of ``workers`` (where rows allow).
+
+    The cheapest plan for a handful of similar texts is often one batch, which one core runs
+    while the others wait: recording a turn embeds a few texts at a time, so on two cores
+    that left half the machine idle.  Halving the batch with the most padded tokens costs one
+    more fixed cost but runs the halves side by side.
+    """
+    out = list(batches)
+    while len(out) < workers:
+        splittable = [b for b in out if b[1] - b[0] > 1]
+        if not splittable:
+            break
+        widest = max(splittable, key=lambda b: (b[1] - b[0]) * lengths[b[1] - 1])
+        middle = (widest[0] + widest[1] + 1) // 2
+        index = out.index(widest)
+        out[index : index + 1] = [(widest[0], middle), (middle, widest[1])]
+    return out

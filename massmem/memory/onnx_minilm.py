@@ -17,7 +17,9 @@ How it runs: one single-threaded session, and a call's batches spread over one w
 thread per core (ONNX Runtime releases the GIL).  On two cores that embeds ~35 % more texts
 per second than one session splitting each batch over two threads, whose threads spend
 their time waiting on each other; and a spinning thread pool — ORT's default — was slower
-than torch on a shared machine.  Inputs of a few texts (queries) run on the calling thread.
+than torch on a shared machine.  A single text (a query) runs on the calling thread; a call of
+several texts is cut into at least one batch per core, so recording a turn's few texts uses
+every core.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from massmem.errors import MemoryError_
-from massmem.memory.batching import plan_batches
+from massmem.memory.batching import plan_batches, spread_batches
 
 if TYPE_CHECKING:
     import numpy as np
@@ -47,8 +49,6 @@ log = logging.getLogger(__name__)
 RECIPE = "int8-s8-per-channel-v1"
 _DIMS = 384
 _MAX_LENGTH = 256
-#: inputs of at most this many texts run on the calling thread
-_SMALL_INPUT = 4
 #: ORT's fixed cost per forward pass is much lower than torch's
 #: (µs; see :func:`~massmem.memory.batching.plan_batches`)
 FIXED_COST_US = 500.0
@@ -253,9 +253,11 @@ class OnnxMiniLM:
             weights = mask[..., None].astype(np.float32)
             out[rows] = (states * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1.0)
 
-        batches = plan_batches(lengths, max_batch, fixed_cost_us=FIXED_COST_US)
+        batches = spread_batches(
+            plan_batches(lengths, max_batch, fixed_cost_us=FIXED_COST_US), lengths, self.workers
+        )
         with self._lock:  # one call at a time: the workers already use every core
-            if len(texts) <= _SMALL_INPUT or len(batches) == 1 or self.workers == 1:
+            if len(batches) == 1 or self.workers == 1:
                 for batch in batches:
                     run(batch)
             else:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from massmem.errors import MemoryError_
-from massmem.memory.batching import plan_batches
+from massmem.memory.batching import plan_batches, spread_batches
 from massmem.memory.embedder import LocalEmbedder, embed_runtime, local_model, local_model_dir
 from massmem.memory.onnx_minilm import OnnxMiniLM, cached_model_path
 
@@ -32,6 +32,16 @@ def test_plan_batches_splits_short_from_long_and_groups_equals() -> None:
     # Equal lengths waste nothing: one pass up to the batch bound.
     assert plan_batches([20] * 20, max_batch=32) == [(0, 20)]
     assert len(plan_batches([20] * 40, max_batch=32)) == 2
+
+
+def test_spread_batches_gives_each_core_a_share() -> None:
+    lengths = [20] * 5
+    assert spread_batches([(0, 5)], lengths, workers=2) == [(0, 3), (3, 5)]
+    assert spread_batches([(0, 5)], lengths, workers=4) == [(0, 2), (2, 3), (3, 4), (4, 5)]
+    # the widest padded batch is halved first; a single text is never cut
+    assert spread_batches([(0, 2), (2, 3)], [6, 6, 250], workers=3) == [(0, 1), (1, 2), (2, 3)]
+    assert spread_batches([(0, 1)], [9], workers=2) == [(0, 1)]
+    assert spread_batches([(0, 10), (10, 12)], [6] * 10 + [250] * 2, workers=2) == [(0, 10), (10, 12)]
 
 
 TEXTS = [
@@ -173,7 +183,7 @@ def test_agents_embedding_at_once_share_passes_and_get_their_own_vectors() -> No
         t.join()
     for a, expected in enumerate(alone):
         cosine = (results[a] * expected).sum(axis=1)
-        assert cosine.min() > 0.99, a  # int8 activations are scaled per pass: equal, not bit-equal
+        assert cosine.min() > 0.98, a  # int8 activations are scaled per pass: close, not bit-equal
     assert sum(passes) == 18 and len(passes) < len(texts)  # every text embedded once, in fewer passes
     # the shared question of a team: embedded once, then served from the recent vectors
     passes.clear()
