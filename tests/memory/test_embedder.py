@@ -37,7 +37,7 @@ def test_plan_batches_splits_short_from_long_and_groups_equals() -> None:
 def test_spread_batches_gives_each_core_a_share() -> None:
     lengths = [20] * 5
     assert spread_batches([(0, 5)], lengths, workers=2) == [(0, 3), (3, 5)]
-    assert spread_batches([(0, 5)], lengths, workers=4) == [(0, 2), (2, 3), (3, 4), (4, 5)]
+    assert spread_batches([(0, 5)], lengths, workers=4) == [(0, 1), (1, 2), (2, 3), (3, 5)]
     # the widest padded batch is halved first; a single text is never cut
     assert spread_batches([(0, 2), (2, 3)], [6, 6, 250], workers=3) == [(0, 1), (1, 2), (2, 3)]
     assert spread_batches([(0, 1)], [9], workers=2) == [(0, 1)]
