@@ -8,12 +8,13 @@ Two engines implement :class:`Engine`:
   ``qdrant-client``'s Query API (``docker-compose.qdrant.yml``), for several processes or
   machines on one memory.
 
-Both keep the same collection layout — an unnamed cosine dense vector and a ``bm25`` sparse
-vector with the IDF modifier, plus int8 copies of the dense vectors (scalar quantisation: a
-quarter of the bytes to scan, candidates re-scored on the float vectors) — and answer :meth:`Engine.query` the same way: one request
-whose dense and BM25 prefetches are fused inside the engine by distribution-based score
-fusion (DBSF: each list's scores normalised by its mean and spread, then summed).  Nothing
-about a collection is cached beside the engine, so what another process wrote to a server is
+Both keep the same collection layout — unnamed cosine dense vectors (several a point, scored by
+the best: see :meth:`Engine.multivector`) with int8 copies (scalar quantisation: a quarter of
+the bytes to scan, the best candidates re-scored on the floats), and a ``bm25`` sparse vector
+with the IDF modifier — and answer :meth:`Engine.query` the same way: one request whose dense
+and BM25 prefetches are fused inside the engine by distribution-based score fusion (DBSF:
+each list's scores normalised by its mean and spread, then summed).  Nothing about a
+collection is cached beside the engine, so what another process wrote to a server is
 in the next query's answer.
 """
 

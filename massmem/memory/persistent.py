@@ -300,7 +300,7 @@ class PersistentMemory:
                 )
                 texts.append(passage)
                 seq += 1
-        if self.store.multivector(self.collection):
+        if self.recording.sentence_vectors and self.store.multivector(self.collection):
             vectors = self._with_sentences(texts, [p["role"] for p in payloads])
         else:
             vectors = list(self.embedder.embed(texts))
@@ -314,8 +314,10 @@ class PersistentMemory:
         The engine scores a point by its best vector (MaxSim), so a fact the user mentions in
         passing before asking something else is found by its own sentence.  Only the user's
         messages: that is where such asides are, and an answer's sentences would double the
-        embedding work of recording.  LoCoMo recall@10 (leave-one-conversation-out) went from
-        0.763 to 0.771, and planted facts at 10k records from 0.84 to 0.92 (docs/benchmarks.md).
+        embedding work of recording.  Planted facts found at 100k records: 0.82 -> 0.90; LoCoMo
+        recall@10 held out 0.763 -> 0.765; vectors of the sentences alone (no whole-text vector):
+        0.747 (docs/benchmarks.md).  ``recording.sentence_vectors: false`` turns it off: a log
+        whose every line is a user's several sentences embeds about twice as much.
         """
         parts = [
             split_passages(t, by_sentence=True) if role == "user" else [t]

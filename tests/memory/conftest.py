@@ -60,6 +60,7 @@ def make_memory(embedder: LocalEmbedder) -> Callable[..., Any]:
         exclude_recent: bool = True,
         record_all_tool_calls: bool = False,
         record_reasoning: bool = False,
+        sentence_vectors: bool = True,
         **kwargs: Any,
     ) -> PersistentMemory:
         config = PersistentMemoryConfig(enabled=True, session_name=session_name, llm={"provider": llm})
@@ -70,7 +71,9 @@ def make_memory(embedder: LocalEmbedder) -> Callable[..., Any]:
             embedder=embedder,
             retrieval=RetrievalConfig(limit=limit, exclude_recent=exclude_recent),
             recording=RecordingConfig(
-                record_all_tool_calls=record_all_tool_calls, record_reasoning=record_reasoning
+                record_all_tool_calls=record_all_tool_calls,
+                record_reasoning=record_reasoning,
+                sentence_vectors=sentence_vectors,
             ),
             **kwargs,
         )

@@ -62,6 +62,15 @@ async def test_a_users_message_keeps_a_vector_per_sentence(make_memory, embedder
     assert memory.count() == 2  # the sentences are vectors, not records
 
 
+async def test_sentence_vectors_can_be_turned_off(make_memory) -> None:
+    memory = make_memory(sentence_vectors=False)
+    result = await memory.record(
+        [UserMessage("By the way, my locker code is 4-17-32. Anyway: how do I paint a wall?")], turn=1
+    )
+    (user,) = memory.store.retrieve(memory.collection, result.raw_ids, with_vectors=True)
+    assert user.vector.shape == (1, memory.embedder.dims)  # the whole text's vector alone
+
+
 async def test_limit_is_respected(make_memory) -> None:
     memory = make_memory(limit=2)
     await memory.record(

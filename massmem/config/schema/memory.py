@@ -100,6 +100,11 @@ class RecordingConfig(StrictModel):
         default=False, description="Record every tool call, not just workflow tools"
     )
     record_reasoning: bool = Field(default=False, description="Record reasoning/thinking as its own memory")
+    sentence_vectors: bool = Field(
+        default=True,
+        description="Give a user's message of several sentences a vector per sentence too, so a fact said "
+        "in passing is found (about twice the embedding work for such messages)",
+    )
 
 
 class SharedMemoryConfig(StrictModel):
