@@ -73,6 +73,7 @@ class ServerEngine:
             vectors_config=models.VectorParams(
                 size=dims,
                 distance=models.Distance.COSINE,
+                on_disk=True,  # as the embedded engine: int8 copies in RAM, floats to re-score
                 multivector_config=models.MultiVectorConfig(comparator=models.MultiVectorComparator.MAX_SIM),
             ),
             sparse_vectors_config={SPARSE_NAME: models.SparseVectorParams(modifier=models.Modifier.IDF)},
