@@ -138,7 +138,10 @@ def test_ctrl_c_cancels_the_turn_not_the_session(tmp_path: Path, massmem_home: P
     child = spawn("-c", str(team), "--session-id", "slow", term="xterm")
     child.expect_exact(PROMPT)
     child.sendline("a slow question")
-    time.sleep(0.7)
+    # Ctrl-C once the live view shows the team at work (a fixed wait could land before the turn
+    # starts on a loaded machine); bob still has more than a second to go.
+    child.expect("bob")
+    time.sleep(0.2)
     started = time.monotonic()
     child.sendintr()  # Ctrl-C
     child.expect("turn cancelled")
