@@ -12,6 +12,7 @@ can tell the two apart.  In interactive mode Ctrl-C cancels one turn; SIGTERM en
 from __future__ import annotations
 
 import signal
+import sys
 from types import FrameType
 
 __all__ = ["EXIT_TERMINATED", "Terminated", "install", "interrupt_exit_code", "interrupt_reason"]
@@ -31,8 +32,24 @@ def _raise_terminated(signum: int, frame: FrameType | None) -> None:
 
 
 def install() -> None:
-    """Turn SIGTERM into :class:`Terminated` for this process (the CLI's ``main`` calls it)."""
+    """Turn SIGTERM into :class:`Terminated` for this process (the CLI's ``main`` calls it).
+
+    Also give Ctrl-C back to a process started on a terminal with SIGINT ignored.  A shell
+    without job control starts ``cmd &`` that way, and the ignore is inherited by everything
+    it runs (Python then installs no ``KeyboardInterrupt`` handler).  The interactive mode's
+    Ctrl-C, which cancels a turn, was then silently lost.  On a terminal, a Ctrl-C is a
+    person's.
+    """
     signal.signal(signal.SIGTERM, _raise_terminated)
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN and _on_a_terminal():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _on_a_terminal() -> bool:
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):  # no stdin, or a closed one
+        return False
 
 
 def interrupt_exit_code(exc: BaseException) -> int:

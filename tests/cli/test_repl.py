@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,7 @@ pexpect = pytest.importorskip("pexpect")
 PROMPT = "massmem> "
 
 
-def spawn(*args: str, term: str = "dumb") -> pexpect.spawn:
+def spawn(*args: str, term: str = "dumb", preexec_fn: Callable[[], None] | None = None) -> pexpect.spawn:
     env = {**os.environ, "TERM": term, "COLUMNS": "120", "LINES": "40"}
     child = pexpect.spawn(
         sys.executable,
@@ -26,6 +28,7 @@ def spawn(*args: str, term: str = "dumb") -> pexpect.spawn:
         encoding="utf-8",
         timeout=30,
         dimensions=(40, 120),
+        preexec_fn=preexec_fn,
     )
     return child
 
@@ -165,6 +168,28 @@ def test_ctrl_c_cancels_the_turn_not_the_session(tmp_path: Path, massmem_home: P
         # would press it once more, and so does the test (it must then work).
         child.sendintr()
         child.expect("input dropped", timeout=15)
+    child.expect_exact(PROMPT)
+    child.sendline("/quit")
+    assert finish(child) == 0
+
+
+def test_ctrl_c_works_when_started_with_sigint_ignored(tmp_path: Path, massmem_home: Path) -> None:
+    """A shell without job control starts ``massmem run ... &`` with SIGINT ignored; on a
+    terminal, Ctrl-C must still cancel the turn."""
+    team = write_team(tmp_path, bob_latency=1.5)
+    child = spawn(
+        "-c",
+        str(team),
+        "--session-id",
+        "ignored",
+        "--no-display",
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    child.expect_exact(PROMPT)
+    child.sendline("a slow question")
+    time.sleep(0.5)
+    child.sendintr()
+    child.expect("turn cancelled", timeout=10)
     child.expect_exact(PROMPT)
     child.sendline("/quit")
     assert finish(child) == 0
