@@ -9,13 +9,16 @@ before they become path components.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import tempfile
 from pathlib import Path
 
 from massmem.errors import StorageError, UsageError
 
 __all__ = [
+    "atomic_write_text",
     "cache_dir",
     "ensure_dir",
     "home",
@@ -126,3 +129,33 @@ def ensure_dir(folder: Path) -> Path:
             ) from None
         raise storage_error(exc, folder, "create the folder") from None
     return folder
+
+
+def atomic_write_text(path: Path, text: str, *, durable: bool = True) -> None:
+    """Replace ``path`` with ``text`` so that a crash leaves the old file or the new one, never half.
+
+    The text goes to a temporary file beside ``path`` that is renamed over it; a failure
+    removes the temporary file and leaves ``path`` as it was.  ``durable`` also syncs the
+    file and its folder, so the new content survives a power cut (state a user would lose);
+    rebuildable files (indexes, caches) skip it.  Only the folder must exist: a rename replaces
+    a link at ``path`` itself, never the file it points to.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    if durable and os.name == "posix":
+        with contextlib.suppress(OSError):
+            folder = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(folder)
+            finally:
+                os.close(folder)

@@ -341,8 +341,9 @@ def export(
         if output is None:
             typer.echo(text)
             return
-        from massmem.sessions.state import atomic_write_text
+        from massmem.paths import atomic_write_text
 
+        output.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(output, text + "\n")
         typer.echo(f"exported {len(data)} memories to {output}", err=True)
 

@@ -11,7 +11,6 @@ import json
 import os
 import stat
 import sys
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -251,18 +250,9 @@ def _write_export(path: Path, text: str) -> None:
     reported, and the rename replaces only a regular file (:func:`_refusal` ran first; a link
     planted in between is replaced itself, never followed).  Only the folder must exist.
     """
-    folder = path.parent
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    from massmem.paths import atomic_write_text
+
+    atomic_write_text(path, text)
 
 
 def _write_stdout(text: str) -> None:

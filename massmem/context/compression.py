@@ -68,6 +68,7 @@ from massmem.messages import (
     UserMessage,
     message_to_dict,
 )
+from massmem.paths import atomic_write_text
 
 __all__ = [
     "CompressedView",
@@ -561,9 +562,7 @@ def request_to_dict(request: ModelRequest) -> dict[str, Any]:
 
 def _write(path: Path, payload: dict[str, Any]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".json.part")
-    partial.write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
-    partial.replace(path)
+    atomic_write_text(path, json.dumps(payload, indent=2, ensure_ascii=False), durable=False)
     return path
 
 

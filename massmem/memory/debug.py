@@ -9,14 +9,12 @@ why a turn produced no facts, or the wrong ones.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from massmem.paths import safe_child
+from massmem.paths import atomic_write_text, safe_child
 
 __all__ = ["debug_dir_for", "write_memory_debug"]
 
@@ -57,12 +55,5 @@ def write_memory_debug(
     while target.exists():
         target = folder / f"{stem}_{n}.json"
         n += 1
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp_", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(document, fh, ensure_ascii=False, indent=2, default=str)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(target, json.dumps(document, ensure_ascii=False, indent=2, default=str), durable=False)
     return target

@@ -32,6 +32,7 @@ from massmem.errors import MemoryError_
 from massmem.memory.bm25 import SPARSE_NAME
 from massmem.memory.engine import QUANTILE, Sparse, dense_value
 from massmem.memory.points import Equals, PointRecord, ScopeClause, Where, Write, as_record
+from massmem.paths import atomic_write_text
 
 __all__ = ["INDEX_EVERY", "EdgeEngine", "safe_collection_name"]
 
@@ -155,11 +156,7 @@ class EdgeEngine:
 
     def _write_meta(self, name: str, dims: int, *, multi: bool) -> None:
         meta = self._folder(name) / _META
-        staged = meta.with_name(meta.name + ".new")
-        staged.write_text(
-            json.dumps({"dims": dims, "format": _FORMAT, "multivector": multi}), encoding="utf-8"
-        )
-        staged.replace(meta)
+        atomic_write_text(meta, json.dumps({"dims": dims, "format": _FORMAT, "multivector": multi}))
 
     def _open(self, name: str) -> _Shard:
         entry = self._shards.get(name)

@@ -31,7 +31,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -53,7 +52,6 @@ __all__ = [
     "TurnState",
     "TurnWinner",
     "VoteRecord",
-    "atomic_write_text",
     "config_hash",
     "delete_state",
     "load_state",
@@ -394,34 +392,6 @@ def state_path(session_id: str) -> Path:
     return state_dir(session_id) / STATE_FILE
 
 
-def _fsync_dir(folder: Path) -> None:
-    if os.name != "posix":
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` so a crash leaves the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
 def _remove_stale_temps(folder: Path) -> None:
     """Temporary files a killed process left behind (older than a minute)."""
     cutoff = time.time() - 60
@@ -442,7 +412,7 @@ def save_state(state: SessionState) -> Path:
     text = json.dumps(state.to_dict(), ensure_ascii=False, indent=1)
     paths.ensure_dir(path.parent)
     try:
-        atomic_write_text(path, text)
+        paths.atomic_write_text(path, text)
     except OSError as exc:
         raise paths.storage_error(exc, path, "write the session state") from None
     _remove_stale_temps(path.parent)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from massmem.errors import MemoryError_
 from massmem.memory.stores.base import MemoryResult, MemoryStore, lexical_similarity, now, store_dir, terms
+from massmem.paths import atomic_write_text
 
 __all__ = ["BlackboardStore"]
 
@@ -54,9 +54,7 @@ class BlackboardStore(MemoryStore):
     def _save(self) -> None:
         if self.path is None:
             return
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"entries": self._entries}, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, self.path)
+        atomic_write_text(self.path, json.dumps({"entries": self._entries}, ensure_ascii=False))
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from massmem.errors import MemoryError_
 from massmem.memory.stores.base import MemoryResult, MemoryStore, lexical_similarity, store_dir, terms
+from massmem.paths import atomic_write_text
 
 if TYPE_CHECKING:
     from massmem.memory.embedder import Embedder
@@ -171,9 +171,8 @@ class FileStore(MemoryStore):
 
     def _save(self, files: dict[str, dict[str, Any]]) -> None:
         self.index_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.index_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"settings": self._settings(), "files": files}), encoding="utf-8")
-        os.replace(tmp, self.index_path)
+        text = json.dumps({"settings": self._settings(), "files": files})
+        atomic_write_text(self.index_path, text, durable=False)  # an index: rebuilt if lost
 
     def _build_rows(self) -> None:
         import numpy as np
