@@ -492,6 +492,35 @@ def loadavg() -> list[float] | None:
         return None
 
 
+def _embed_model() -> str | None:
+    """The ONNX model's recipe (int8 or float32, chosen by the CPU), ``None`` without onnxruntime."""
+    try:
+        from massmem.memory.onnx_minilm import recipe
+
+        return recipe()
+    except Exception:
+        return None
+
+
+def cpu_info() -> dict[str, Any]:
+    """The CPU's model and the vector extensions that decide the int8 embedder's speed.
+
+    Why: figures from two machines are not comparable without it — the same query embeds in
+    ~4 ms on a core with AVX-512 VNNI (int8 dot products in one instruction) and in ~19 ms on
+    a 2 GHz AVX2-only core.
+    """
+    model, flags = None, set()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and model is None:
+                model = value.strip()
+            elif key.strip() == "flags" and not flags:
+                flags = set(value.split())
+    wanted = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
+    return {"cpu_model": model, "cpu_flags": [f for f in wanted if f in flags]}
+
+
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -699,6 +728,7 @@ async def _ingest(args: argparse.Namespace) -> dict[str, Any]:
         "needle_rows": needle_rows,
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "embed_runtime": embed_runtime,
+        "embed_model": _embed_model(),
         "loadavg_start": load_start,
         "loadavg_end": loadavg(),
     }
@@ -1183,13 +1213,22 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("cold open breakdown (median try):")
     print(breakdown_table(runs))
-    print(f"(load average at the end: {loadavg()}, {os.cpu_count()} CPUs)")
+    cpu = cpu_info()
+    print(
+        f"(load average at the end: {loadavg()}, {os.cpu_count()} CPUs: {cpu['cpu_model']}, "
+        f"{' '.join(cpu['cpu_flags']) or 'no AVX2'})"
+    )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         payload = {
             "runs": runs,
             "goals": {"records": 100_000, **GOALS},
-            "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "loadavg_end": loadavg()},
+            "machine": {
+                **cpu_info(),
+                "cpus": os.cpu_count(),
+                "python": sys.version.split()[0],
+                "loadavg_end": loadavg(),
+            },
             "seed": args.seed,
         }
         args.json.write_text(json.dumps(payload, indent=2), encoding="utf-8")

