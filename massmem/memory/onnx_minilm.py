@@ -116,8 +116,8 @@ def cached_model_path(folder: Path, recipe_name: str | None = None) -> Path:
 
     name = recipe_name or recipe()
     digest = hashlib.sha256(name.encode())
-    for name in ("config.json", "tokenizer.json"):
-        digest.update((folder / name).read_bytes())
+    for part in ("config.json", "tokenizer.json"):
+        digest.update((folder / part).read_bytes())
     weights = folder / "model.safetensors"
     digest.update(str(weights.stat().st_size).encode())
     return paths.cache_dir() / "models" / f"all-minilm-l6-v2-{name}-{digest.hexdigest()[:12]}.onnx"

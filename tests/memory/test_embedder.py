@@ -95,13 +95,15 @@ def test_runtime_choice(monkeypatch: pytest.MonkeyPatch) -> None:
         embed_runtime()
 
 
-def test_the_int8_model_is_cached_and_a_broken_cache_file_is_rebuilt(
+def test_the_onnx_model_is_cached_and_a_broken_cache_file_is_rebuilt(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedder: LocalEmbedder
 ) -> None:
     monkeypatch.setenv("MASSMEM_CACHE_DIR", str(tmp_path / "cache"))
     folder = local_model_dir()
     target = cached_model_path(folder)
     assert target.is_relative_to(tmp_path / "cache") and not target.exists()
+    assert target.name.startswith(f"all-minilm-l6-v2-{recipe()}-")  # each recipe its own file
+    assert cached_model_path(folder, INT8_RECIPE) != cached_model_path(folder, FLOAT_RECIPE)
     target.parent.mkdir(parents=True)
     target.write_bytes(b"not an onnx model")  # a truncated or foreign file
     model = OnnxMiniLM.load(folder)  # rebuilt, then loaded
