@@ -63,7 +63,7 @@ def qdrant_dir() -> Path:
 
 
 def cache_dir() -> Path:
-    """Rebuildable files (the int8 embedding model): ``MASSMEM_CACHE_DIR``, else ``MASSMEM_HOME/cache``.
+    """Rebuildable files (the ONNX embedding model): ``MASSMEM_CACHE_DIR``, else ``MASSMEM_HOME/cache``.
 
     Deleting it loses nothing; its own variable lets several homes (tests, users) share one.
     """

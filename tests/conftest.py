@@ -26,7 +26,7 @@ _KEY_VARS = (
 
 @pytest.fixture(scope="session")
 def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One model cache for the whole run (the int8 embedding model is built once, ~10 s),
+    """One model cache for the whole run (the ONNX embedding model is built once, ~10 s),
     shared by every test's MASSMEM_HOME and the CLI processes tests start."""
     return tmp_path_factory.mktemp("model_cache")
 

@@ -69,7 +69,7 @@ FIXED_COST_US = 500.0
 
 
 def available() -> bool:
-    """Can this process build and run the int8 model (onnxruntime and onnx installed)?"""
+    """Can this process build and run the ONNX model (onnxruntime and onnx installed)?"""
     try:
         import onnx  # noqa: F401
         import onnxruntime  # noqa: F401
@@ -154,7 +154,7 @@ def build_model(folder: Path, target: Path, recipe_name: str = INT8_RECIPE) -> P
         from transformers import AutoModel
     except ImportError as exc:
         raise MemoryError_(
-            f"building the int8 embedding model needs torch, transformers and onnxruntime ({exc}); "
+            f"building the ONNX embedding model needs torch, transformers and onnxruntime ({exc}); "
             "install massmem with the 'memory' extra, or set MASSMEM_EMBED_RUNTIME=torch"
         ) from exc
 
@@ -261,7 +261,7 @@ class OnnxMiniLM:
 
     @classmethod
     def load(cls, folder: Path) -> OnnxMiniLM:
-        """The int8 model for the weights in ``folder``: from the cache, built on first use."""
+        """The ONNX model for the weights in ``folder``: from the cache, built on first use."""
         name = recipe()
         target = cached_model_path(folder, name)
         with _build_lock(target):

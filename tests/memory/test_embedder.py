@@ -116,7 +116,7 @@ def test_the_onnx_model_is_cached_and_a_broken_cache_file_is_rebuilt(
     assert not list(target.parent.glob(".build-*"))  # no scratch left behind
 
 
-def test_an_unbuildable_int8_model_falls_back_to_torch_or_fails_clearly(tmp_path: Path) -> None:
+def test_an_unbuildable_onnx_model_falls_back_to_torch_or_fails_clearly(tmp_path: Path) -> None:
     """A read-only or broken cache must not stop memory: ``auto`` warns and embeds with torch."""
     import os
     import subprocess
@@ -151,7 +151,7 @@ def test_an_unbuildable_int8_model_falls_back_to_torch_or_fails_clearly(tmp_path
         timeout=300,
     )
     assert strict.returncode != 0
-    assert "MemoryError_" in strict.stderr and "int8 embedding model is unavailable" in strict.stderr
+    assert "MemoryError_" in strict.stderr and "ONNX embedding model is unavailable" in strict.stderr
 
 
 def test_agents_embedding_at_once_share_passes_and_get_their_own_vectors() -> None:
