@@ -509,14 +509,9 @@ def cpu_info() -> dict[str, Any]:
     ~4 ms on a core with AVX-512 VNNI (int8 dot products in one instruction) and in ~19 ms on
     a 2 GHz AVX2-only core.
     """
-    model, flags = None, set()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name" and model is None:
-                model = value.strip()
-            elif key.strip() == "flags" and not flags:
-                flags = set(value.split())
+    from massmem.memory.onnx_minilm import cpu_features
+
+    model, flags = cpu_features()
     wanted = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
     return {"cpu_model": model, "cpu_flags": [f for f in wanted if f in flags]}
 

@@ -128,9 +128,9 @@ def _check_embedder(pconfig: PersistentMemoryConfig, state: dict[str, Any]) -> t
     state["embedder"] = embedder
     runtime = getattr(embedder, "runtime", None)
     if runtime == "onnx":  # int8 or float32 by the CPU: why this machine embeds as fast as it does
-        from massmem.memory.onnx_minilm import recipe
+        from massmem.memory.onnx_minilm import precision
 
-        runtime = f"onnx, {recipe().split('-')[0]}"
+        runtime = f"onnx, {precision()}"
     how = f" ({runtime} runtime)" if runtime else ""
     return "ok", f"{embedder.name}{how}, {embedder.dims} dimensions, paraphrase similarity {similarity:.2f}"
 

@@ -53,6 +53,8 @@ __all__ = [
     "available",
     "build_model",
     "cached_model_path",
+    "cpu_features",
+    "precision",
     "recipe",
 ]
 
@@ -98,18 +100,38 @@ def recipe(cpuinfo: str | None = None, machine: str | None = None) -> str:
     if forced not in {"", "auto"}:
         raise MemoryError_(f"MASSMEM_EMBED_PRECISION={forced!r}: use auto, int8 or float32")
     machine = (machine or platform.machine()).lower()
+    if cpuinfo is None and platform.system() == "Darwin" and machine == "arm64":
+        return INT8_RECIPE
+    _model, flags = cpu_features(cpuinfo)
+    return INT8_RECIPE if _INT8_FEATURES & flags else FLOAT_RECIPE  # none known: float is right everywhere
+
+
+def precision(recipe_name: str | None = None) -> str:
+    """``"int8"`` or ``"float32"``: the weights of ``recipe_name`` (this CPU's :func:`recipe` if None)."""
+    return "int8" if (recipe_name or recipe()) == INT8_RECIPE else "float32"
+
+
+def cpu_features(cpuinfo: str | None = None) -> tuple[str | None, frozenset[str]]:
+    """The CPU's model name and feature flags, read from ``cpuinfo`` (``/proc/cpuinfo`` if None).
+
+    Both are empty where there is no such file (macOS, Windows): callers then assume nothing.
+    x86 names its flags ``flags``, ARM ``Features``.
+    """
     if cpuinfo is None:
-        if platform.system() == "Darwin" and machine == "arm64":
-            return INT8_RECIPE
         try:
             cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
         except OSError:
-            return FLOAT_RECIPE  # cannot tell: the float model is right everywhere
+            return None, frozenset()
+    model: str | None = None
+    flags: frozenset[str] | None = None
     for line in cpuinfo.splitlines():
         key, _, value = line.partition(":")
-        if key.strip() in {"flags", "Features"}:
-            return INT8_RECIPE if _INT8_FEATURES & set(value.split()) else FLOAT_RECIPE
-    return FLOAT_RECIPE
+        key = key.strip()
+        if key == "model name" and model is None:
+            model = value.strip()
+        elif key in {"flags", "Features"} and flags is None:
+            flags = frozenset(value.split())
+    return model, flags or frozenset()
 
 
 def cached_model_path(folder: Path, recipe_name: str | None = None) -> Path:

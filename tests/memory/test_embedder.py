@@ -11,7 +11,15 @@ import pytest
 from massmem.errors import MemoryError_
 from massmem.memory.batching import plan_batches, spread_batches
 from massmem.memory.embedder import LocalEmbedder, embed_runtime, local_model, local_model_dir
-from massmem.memory.onnx_minilm import FLOAT_RECIPE, INT8_RECIPE, OnnxMiniLM, cached_model_path, recipe
+from massmem.memory.onnx_minilm import (
+    FLOAT_RECIPE,
+    INT8_RECIPE,
+    OnnxMiniLM,
+    cached_model_path,
+    cpu_features,
+    precision,
+    recipe,
+)
 
 #: how close the ONNX model's vectors are to the reference: worst, mean (int8 only where the CPU has
 #: int8 dot products; float32 elsewhere)
@@ -242,3 +250,14 @@ def test_int8_only_where_the_cpu_multiplies_int8_without_saturating(monkeypatch:
     monkeypatch.setenv("MASSMEM_EMBED_PRECISION", "fp8")
     with pytest.raises(MemoryError_, match="auto, int8 or float32"):
         recipe()
+    assert (precision(INT8_RECIPE), precision(FLOAT_RECIPE)) == ("int8", "float32")
+
+
+def test_cpu_features_reads_the_first_cores_model_and_flags() -> None:
+    two_cores = (
+        "processor\t: 0\nmodel name\t: AMD EPYC 7B13\nflags\t\t: fpu avx2 fma\n\n"
+        "processor\t: 1\nmodel name\t: other\nflags\t\t: fpu\n"
+    )
+    assert cpu_features(two_cores) == ("AMD EPYC 7B13", frozenset({"fpu", "avx2", "fma"}))
+    assert cpu_features("Features\t: fp asimd asimddp\n") == (None, frozenset({"fp", "asimd", "asimddp"}))
+    assert cpu_features("") == (None, frozenset())

@@ -133,11 +133,10 @@ def test_doctor_reports_one_line_per_check(embedder) -> None:
     assert checks_passed(checks), text
     assert len(text.splitlines()) == 5
     assert "[PASS] extraction LLM" in text
-    from massmem.memory.onnx_minilm import recipe
+    from massmem.memory.onnx_minilm import precision
 
     # the embedder's line says which model this CPU runs (int8 or float32): it explains its speed
-    precision = recipe().split("-")[0]
-    assert f"(onnx, {precision} runtime)" in text.splitlines()[1]
+    assert f"(onnx, {precision()} runtime)" in text.splitlines()[1]
 
     bad = check_memory_setup(extract_fn=lambda messages: "no json here")
     assert not checks_passed(bad)
