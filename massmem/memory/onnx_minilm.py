@@ -73,13 +73,19 @@ FIXED_COST_US = 500.0
 
 
 def available() -> bool:
-    """Can this process build and run the ONNX model (onnxruntime and onnx installed)?"""
+    """Are onnxruntime (to run the model) and onnx (to build it) installed?
+
+    Looked up, not imported: importing ``onnx`` (and the ``ml_dtypes`` it pulls in) took
+    1.7 s on a 2 GHz core, more than half of a memory-enabled run's start, and only a cache
+    miss needs it (:func:`build_model`).  An install that is found but does not import fails
+    when the model loads, where ``MASSMEM_EMBED_RUNTIME=auto`` falls back to torch.
+    """
+    from importlib.util import find_spec
+
     try:
-        import onnx  # noqa: F401
-        import onnxruntime  # noqa: F401
-    except Exception:
+        return find_spec("onnxruntime") is not None and find_spec("onnx") is not None
+    except (ImportError, ValueError):
         return False
-    return True
 
 
 def recipe(cpuinfo: str | None = None, machine: str | None = None) -> str:

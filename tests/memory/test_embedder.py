@@ -124,6 +124,25 @@ def test_the_onnx_model_is_cached_and_a_broken_cache_file_is_rebuilt(
     assert not list(target.parent.glob(".build-*"))  # no scratch left behind
 
 
+def test_a_cached_model_loads_without_the_onnx_package() -> None:
+    """``onnx`` (and ``ml_dtypes``) only build the model; importing them cost 1.7 s of every start."""
+    import subprocess
+    import sys
+
+    OnnxMiniLM.load(local_model_dir())  # this CPU's model in the run's cache (built once if missing)
+    code = (
+        "import sys\n"
+        "from massmem.memory.embedder import LocalEmbedder\n"
+        "e = LocalEmbedder()\n"
+        "v = e.embed(['Adoption agencies', 'support group'])\n"
+        "e.embed_one('a query')\n"
+        "print(e.runtime, v.shape[1], sorted({'onnx', 'ml_dtypes', 'torch'} & set(sys.modules)))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["onnx", "384", "[]"]
+
+
 def test_an_unbuildable_onnx_model_falls_back_to_torch_or_fails_clearly(tmp_path: Path) -> None:
     """A read-only or broken cache must not stop memory: ``auto`` warns and embeds with torch."""
     import os
