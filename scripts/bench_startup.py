@@ -30,6 +30,7 @@ HEAVY = (
     "httpx",
     "httpx2",
     "onnxruntime",
+    "onnx",
     "chromadb",
 )
 
