@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import os
 import random
@@ -516,6 +517,28 @@ def cpu_info() -> dict[str, Any]:
     return {"cpu_model": model, "cpu_flags": [f for f in wanted if f in flags]}
 
 
+class _GcPauses:
+    """Python's garbage collections during the timed queries: how many of each generation, how long."""
+
+    def __init__(self) -> None:
+        self.started = 0.0
+        self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self.started = time.perf_counter()
+        else:
+            self.pauses[info["generation"]].append((time.perf_counter() - self.started) * 1000)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "tracked_objects": len(gc.get_objects()),
+            **{f"gen{g}_count": len(p) for g, p in self.pauses.items()},
+            **{f"gen{g}_max_ms": round(max(p, default=0.0), 2) for g, p in self.pauses.items()},
+            "total_ms": round(sum(sum(p) for p in self.pauses.values()), 1),
+        }
+
+
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -655,6 +678,8 @@ async def _ingest(args: argparse.Namespace) -> dict[str, Any]:
     for q in texts[: args.warmup]:
         await agent_memories[qrng.choice(AGENTS)].retrieve(q, previous_winners=random_winners(qrng))
     total_ms, embed_ms, engine_ms, returned = [], [], [], []
+    gc_pauses = _GcPauses()  # a full collection over an ingest's leftovers shows up as a slow query
+    gc.callbacks.append(gc_pauses)
     for q in texts[args.warmup :]:
         memory = agent_memories[qrng.choice(AGENTS)]
         winners = random_winners(qrng)
@@ -671,6 +696,7 @@ async def _ingest(args: argparse.Namespace) -> dict[str, Any]:
         embed_ms.append(e_ms)
         engine_ms.append(max(0.0, ms - e_ms))
         returned.append(len(hits))
+    gc.callbacks.remove(gc_pauses)
 
     # ---- needles: a paraphrased question from one of the agents that recorded it
     needle_rows = []
@@ -715,6 +741,7 @@ async def _ingest(args: argparse.Namespace) -> dict[str, Any]:
         "query_embed_p50_ms": round(pct(embed_ms, 0.5) or 0, 2),
         "query_engine_p50_ms": round(pct(engine_ms, 0.5) or 0, 2),
         "query_engine_p95_ms": round(pct(engine_ms, 0.95) or 0, 2),
+        "query_gc": gc_pauses.summary(),
         "query_hits_mean": round(statistics.mean(returned), 2) if returned else None,
         "needles": len(needle_rows),
         "needle_hit_at_10": round(sum(r["hit"] for r in needle_rows) / len(needle_rows), 3)
