@@ -242,6 +242,8 @@ def test_a_single_text_runs_on_every_core_and_gets_the_batch_path_s_vector() -> 
     from concurrent.futures import ThreadPoolExecutor
 
     model = OnnxMiniLM.load(local_model_dir())
+    if model.workers > 1:  # a run's first call is a query: only its session is opened when loading
+        assert model._single is not None and model._session is None
     model.workers = 2  # as on the 2-core reference machine, whatever this one has
     texts = TEXTS[:8]
     batched = model.embed(texts)  # several texts: the one-thread session, one batch per worker
