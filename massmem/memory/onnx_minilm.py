@@ -274,9 +274,9 @@ class OnnxMiniLM:
         self.tokenizer = tokenizer
         self.model_path = model_path
         self.workers = max(1, min(4, os.cpu_count() or 1))
-        # Two sessions, each opened when first needed (~0.3 s apiece): one thread per worker for
-        # batches, every core for one text.  A run's first call is a query (one text), so that one
-        # is opened now, which also proves the cached file loads; batches come at the turn's end.
+        # Two sessions (~0.3 s apiece to open): one thread per worker for batches, every core for
+        # one text.  A run's first call is a query (one text), so that session is opened now, which
+        # also proves the cached file loads; the other waits for its first call (a turn's end).
         self._session: Any = None
         self._single: Any = None
         if self.workers > 1:
